@@ -1,0 +1,42 @@
+"""nas: neural architecture search for PyTorch — one genotype, one compiler."""
+
+from nas.compile import CellModule, NetworkModule, TensorInfo, build, compile_cell, resolve, validate
+from nas.genotype import AuxHead, Cell, Network, Node, Stage, chain, from_json, load, save
+from nas.graph import KeyIndex, canonical_key, to_networkx
+from nas.registry import ARCHS, OPS, register_arch, register_op
+
+__version__ = "0.1.0"
+
+
+def describe(*args, **kwargs):  # noqa: ANN002, ANN003 - thin lazy re-export (keeps import light)
+    from nas.describe import describe as _describe
+
+    return _describe(*args, **kwargs)
+
+
+__all__ = [
+    "ARCHS",
+    "OPS",
+    "AuxHead",
+    "Cell",
+    "CellModule",
+    "KeyIndex",
+    "Network",
+    "NetworkModule",
+    "Node",
+    "Stage",
+    "TensorInfo",
+    "build",
+    "canonical_key",
+    "chain",
+    "compile_cell",
+    "describe",
+    "from_json",
+    "load",
+    "register_arch",
+    "register_op",
+    "resolve",
+    "save",
+    "to_networkx",
+    "validate",
+]

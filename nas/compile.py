@@ -1,0 +1,397 @@
+"""The compiler: genotype → ``torch.nn.Module`` with a static forward.
+
+Everything is decided at build time: topological order, input indices, when a state can be freed,
+which ReLU may run in place, every shape (inferred on the ``meta`` device). ``forward`` is a loop over
+stored indices, so the result works with ``torch.compile``, ``torch.jit.trace`` and ``torch.export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nas import genotype as G
+from nas.graph import check_structure, topological_nodes
+from nas.registry import ARCHS, OPS
+
+_PICK, _SUM, _CAT, _MUL = 0, 1, 2, 3
+_COMBINE_CODE = {"sum": _SUM, "concat": _CAT, "mul": _MUL}
+_WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What the compiler knows about a state: per-sample shape, cumulative stride and depth so far."""
+
+    shape: tuple[int, ...]
+    factor: int = 1
+    depth: int = 0
+    fresh: bool = False  # produced by an op whose output may be overwritten in place by its only consumer
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape[1:])) if len(shape) > 1 else "flat"
+
+
+def infer_shape(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Run ``module`` on the meta device (no memory, no arithmetic) and return the per-sample shape."""
+    state = {
+        k: torch.empty_like(v, device="meta")
+        for k, v in chain(module.named_parameters(), module.named_buffers())
+    }
+    was_training = module.training
+    module.eval()
+    try:
+        out = torch.func.functional_call(module, state, (torch.empty((2, *shape), device="meta"),))
+    finally:
+        module.train(was_training)
+    return tuple(out.shape[1:])
+
+
+def _weighted_layers(module: nn.Module) -> int:
+    return sum(isinstance(m, _WEIGHTED) for m in module.modules())
+
+
+class CellModule(nn.Module):
+    """A compiled cell. ``ops`` holds one module per present node, keyed by node name."""
+
+    def __init__(
+        self, name: str, ops: dict[str, nn.Module], plan: list[tuple], out: int, n_inputs: int
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.ops = nn.ModuleDict(ops)
+        # per op: (input state indices, combine code, state indices to free after it, drop-path mask)
+        self.plan = plan
+        self.out = out
+        self.n_inputs = n_inputs
+        self.drop_path_rate = 0.0
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        keep = 1.0 - self.drop_path_rate
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        s: list[Any] = list(inputs)
+        dropping = self.training and self.drop_path_rate > 0.0
+        for op, (idx, how, free, drop) in zip(self.ops.values(), self.plan):
+            if how == _PICK:
+                x = s[idx[0]]
+            elif how == _CAT:
+                x = torch.cat([s[i] for i in idx], 1)
+            else:
+                parts = [self._drop(s[i]) if dropping and d else s[i] for i, d in zip(idx, drop)]
+                x = parts[0]
+                for p in parts[1:]:
+                    x = x + p if how == _SUM else x * p
+            s.append(op(x))
+            for j in free:
+                s[j] = None
+        return s[self.out]
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+def compile_cell(
+    cell: G.Cell,
+    inputs: Sequence[TensorInfo],
+    *,
+    width: int | None = None,
+    stride: int = 1,
+    num_classes: int = 1000,
+) -> tuple[CellModule, TensorInfo]:
+    """Build one instance of ``cell`` for inputs of the given shapes; returns it and its output's info."""
+    check_structure(cell)
+    where = f"cell {cell.name!r}"
+    if len(inputs) != len(cell.inputs):
+        raise ValueError(
+            f"{where}: field 'inputs' names {len(cell.inputs)} inputs, but {len(inputs)} are given"
+        )
+    order = topological_nodes(cell)
+    consumers: dict[str, int] = {}
+    for n in cell.nodes:
+        for i in n.inputs:
+            consumers[i] = consumers.get(i, 0) + 1
+    consumers[cell.output] = consumers.get(cell.output, 0) + 1
+
+    info: dict[str, TensorInfo | None] = dict(zip(cell.inputs, inputs))
+    ref = inputs[-1]
+    cin = ref.channels
+    ops: dict[str, nn.Module] = {}
+    steps: list[tuple[str, tuple[str, ...], int, tuple[bool, ...]]] = []
+    for name in order:
+        node = cell.node(name)
+        at = f"{where}: node {name!r}"
+        present = [i for i in node.inputs if info[i] is not None]
+        if not present:
+            info[name] = None
+            continue
+        ins = [info[i] for i in present]
+        shape = _combine(node, present, ins, at)
+        factor = max(t.factor for t in ins)
+        c_out = G.resolve_channels(node.channels, C=width, Cin=cin, inp=shape[0], K=num_classes)
+        node_stride = _resolve_stride(node.stride, stride, factor, ref.factor, at)
+        entry = OPS.entry(node.op)
+        kwargs = node.kwargs
+        single = len(present) == 1
+        if entry.meta.get("inplace"):
+            # In place only on a tensor nobody else reads: a fresh sum/concat, or a fresh op output
+            # whose only consumer is this node.
+            kwargs["inplace"] = (not single) or (ins[0].fresh and consumers.get(present[0], 0) == 1)
+        try:
+            module = entry.obj(shape[0], c_out, node_stride, **kwargs)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{at}: op {node.op!r}: {e}") from None
+        if module is None:  # e.g. a residual that only exists when shapes match
+            info[name] = None
+            continue
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{at}: op {node.op!r} built a {type(module).__name__}, not an nn.Module")
+        try:
+            out_shape = infer_shape(module, shape)
+        except RuntimeError as e:
+            raise ValueError(f"{at}: op {node.op!r} cannot take input of shape {shape}: {e}") from None
+        fresh = bool(entry.meta.get("fresh", False)) or (not single and node.combine != "mul")
+        depth = max(t.depth for t in ins) + _weighted_layers(module)
+        info[name] = TensorInfo(out_shape, factor * node_stride, depth, fresh)
+        ops[name] = module
+        drop = tuple(node.drop_path and len(present) > 1 and not _is_identity(cell, i) for i in present)
+        steps.append((name, tuple(present), G.COMBINES.index(node.combine), drop))
+
+    out = info[cell.output]
+    if out is None:
+        raise ValueError(
+            f"{where}: field 'output': node {cell.output!r} is absent (all its inputs were pruned)"
+        )
+    index = {n: k for k, n in enumerate(cell.inputs)}
+    for k, (name, *_rest) in enumerate(steps):
+        index[name] = len(cell.inputs) + k
+    last_use: dict[int, int] = {}
+    for k, (_, present, _, _) in enumerate(steps):
+        for i in present:
+            last_use[index[i]] = k
+    plan = []
+    for k, (_name, present, comb, drop) in enumerate(steps):
+        code = _PICK if len(present) == 1 else _COMBINE_CODE[G.COMBINES[comb]]
+        free = tuple(j for j, last in last_use.items() if last == k and j != index[cell.output])
+        plan.append((tuple(index[i] for i in present), code, free, drop))
+    return CellModule(cell.name, ops, plan, index[cell.output], len(cell.inputs)), out
+
+
+def _is_identity(cell: G.Cell, name: str) -> bool:
+    if name in cell.inputs:
+        return True
+    return bool(OPS.entry(cell.node(name).op).meta.get("identity", False))
+
+
+def _combine(node: G.Node, names: list[str], ins: list[TensorInfo], at: str) -> tuple[int, ...]:
+    first = ins[0].shape
+    if len(ins) == 1:
+        return first
+    ranks = {len(t.shape) for t in ins}
+    if len(ranks) != 1:
+        raise ValueError(f"{at}: field 'inputs' mixes flat and spatial tensors at {node.combine!r}")
+    if node.combine == "concat":
+        for n, t in zip(names, ins):
+            if t.shape[1:] != first[1:]:
+                raise ValueError(
+                    f"{at}: spatial/stride mismatch at concat: input {n!r} is {_fmt(t.shape)}, "
+                    f"input {names[0]!r} is {_fmt(first)}"
+                )
+        return (sum(t.channels for t in ins), *first[1:])
+    if node.combine == "mul":  # broadcasting product, e.g. a squeeze-excitation gate (C,1,1) × features
+        shape = tuple(max(d) for d in zip(*(t.shape for t in ins)))
+        for n, t in zip(names, ins):
+            if any(a != b and a != 1 for a, b in zip(t.shape, shape)):
+                raise ValueError(
+                    f"{at}: shape mismatch at mul: input {n!r} has shape {t.shape}, expected {shape}"
+                )
+        return shape
+    for n, t in zip(names, ins):
+        if t.channels != first[0]:
+            raise ValueError(
+                f"{at}: channel mismatch at sum: input {n!r} has {t.channels} channels, "
+                f"input {names[0]!r} has {first[0]}"
+            )
+        if t.shape[1:] != first[1:]:
+            raise ValueError(
+                f"{at}: spatial/stride mismatch at sum: input {n!r} is {_fmt(t.shape)} (stride {t.factor}), "
+                f"input {names[0]!r} is {_fmt(first)} (stride {ins[0].factor})"
+            )
+    return first
+
+
+def _resolve_stride(stride: int | str, cell_stride: int, factor: int, ref_factor: int, at: str) -> int:
+    if stride == "cell":
+        return cell_stride
+    if stride == "auto":
+        if ref_factor % factor:
+            raise ValueError(
+                f"{at}: field 'stride' is 'auto' but stride {factor} does not divide {ref_factor}"
+            )
+        return ref_factor // factor
+    return int(stride)
+
+
+class NetworkModule(nn.Module):
+    """A compiled network: ``head(cells(stem(x)))``; cell ``k`` reads the last ``n_k`` states."""
+
+    def __init__(
+        self,
+        genotype: G.Network,
+        stem: CellModule,
+        stages: list[list[CellModule]],
+        head: CellModule,
+        aux: list[CellModule],
+        depth: int,
+    ) -> None:
+        super().__init__()
+        self.genotype = genotype
+        self.num_classes = genotype.num_classes
+        self.depth = depth
+        self.stem = stem
+        self.stages = nn.ModuleList(nn.ModuleList(s) for s in stages)
+        self.head = head
+        self.aux = nn.ModuleList(aux)
+        # states: 0 = stem output, k + 1 = output of cell k. Precompute what each cell reads and frees.
+        n = genotype.num_cells
+        self.cell_inputs: list[tuple[int, ...]] = []
+        k = 0
+        for stage in stages:
+            for cell in stage:
+                self.cell_inputs.append(
+                    tuple(max(0, k + 1 - cell.n_inputs + j) for j in range(cell.n_inputs))
+                )
+                k += 1
+        last_use = {n: n}  # the last cell's output feeds the head: never freed
+        for k, idx in enumerate(self.cell_inputs):
+            for i in idx:
+                last_use[i] = max(last_use.get(i, -1), k)
+        self.aux_after = {a.after: j for j, a in enumerate(genotype.aux)}  # aux reads before frees
+        self.cell_free = [tuple(i for i, last in last_use.items() if last == k) for k in range(n)]
+        self.set_drop_path(genotype.drop_path)
+
+    def set_drop_path(self, rate: float) -> None:
+        """Set the drop-path (stochastic depth) rate, spread over cells by the genotype's schedule."""
+        cells = [c for stage in self.stages for c in stage]
+        for k, c in enumerate(cells):
+            linear = self.genotype.drop_path_schedule == "linear"
+            c.drop_path_rate = rate * k / len(cells) if linear else rate
+
+    def forward(self, x: torch.Tensor) -> Any:
+        s: list[Any] = [self.stem(x)]
+        aux_out: list[torch.Tensor] = []
+        use_aux = self.training and len(self.aux) > 0
+        k = 0
+        for stage in self.stages:
+            for cell in stage:
+                s.append(cell(*[s[i] for i in self.cell_inputs[k]]))
+                if use_aux and k in self.aux_after:
+                    aux_out.append(self.aux[self.aux_after[k]](s[k + 1]))
+                for j in self.cell_free[k]:
+                    s[j] = None
+                k += 1
+        logits = self.head(s[-1])
+        return (logits, *aux_out) if use_aux else logits
+
+
+def compile_network(net: G.Network) -> NetworkModule:
+    image = TensorInfo(net.input_size, 1, 0)
+    stem, t = compile_cell(net.stem, [image], num_classes=net.num_classes)
+    states = [t]
+    stages: list[list[CellModule]] = []
+    aux: dict[int, CellModule] = {}
+    for si, st in enumerate(net.stages):
+        built = []
+        for r in range(st.repeats):
+            n_in = len(st.cell.inputs)
+            k = len(states) - 1
+            ins = [states[max(0, k + 1 - n_in + j)] for j in range(n_in)]
+            try:
+                cell, t = compile_cell(
+                    st.cell,
+                    ins,
+                    width=st.width,
+                    stride=st.stride if r == 0 else 1,
+                    num_classes=net.num_classes,
+                )
+            except ValueError as e:
+                raise ValueError(f"network {net.name!r}: stage {si} repeat {r}: {e}") from None
+            built.append(cell)
+            states.append(t)
+        stages.append(built)
+    for a in net.aux:
+        aux[a.after], _ = compile_cell(a.head, [states[a.after + 1]], num_classes=net.num_classes)
+    head, t = compile_cell(net.head, [states[-1]], num_classes=net.num_classes)
+    if t.shape != (net.num_classes,):
+        raise ValueError(
+            f"network {net.name!r}: field 'head' must produce ({net.num_classes},) logits, produces {t.shape}"
+        )
+    return NetworkModule(net, stem, stages, head, [aux[a.after] for a in net.aux], t.depth)
+
+
+def resolve(arch: G.Genotype | str | Path) -> G.Genotype:
+    """A genotype, a registered architecture name or a path to a genotype JSON file → genotype."""
+    if isinstance(arch, G.Cell | G.Network):
+        return arch
+    if isinstance(arch, Path) or (isinstance(arch, str) and (arch.endswith(".json") or "/" in arch)):
+        path = Path(arch)
+        if not path.is_file():
+            raise ValueError(f"genotype file {str(path)!r} does not exist")
+        return G.load(path)
+    if isinstance(arch, str):
+        return ARCHS[arch]()
+    raise TypeError(
+        f"arch must be a genotype, an architecture name or a JSON path, got {type(arch).__name__}"
+    )
+
+
+def build(
+    arch: G.Network | str | Path,
+    num_classes: int | None = None,
+    input_size: Sequence[int] | int | None = None,
+    **overrides: Any,
+) -> NetworkModule:
+    """Compile a network genotype (or a zoo name, or a genotype JSON path) into an ``nn.Module``.
+
+    ``num_classes`` and ``input_size`` (an int sets height and width) override the genotype's, as do
+    other ``Network`` fields given as keywords (``drop_path=0.2``).
+    """
+    net = resolve(arch)
+    if not isinstance(net, G.Network):
+        raise TypeError("build() takes a network genotype; compile a single cell with compile_cell()")
+    if num_classes is not None:
+        overrides["num_classes"] = num_classes
+    if input_size is not None:
+        c = net.input_size[0]
+        overrides["input_size"] = (
+            (c, input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        )
+    if overrides:
+        net = net.replace(**overrides)
+    return compile_network(net)
+
+
+def validate(arch: G.Genotype | str | Path) -> G.Genotype:
+    """Check a genotype completely (structure, ops, shapes) without allocating weights."""
+    g = resolve(arch)
+    with torch.device("meta"):
+        if isinstance(g, G.Network):
+            compile_network(g)
+        else:
+            check_structure(g)
+            for n in g.nodes:
+                OPS.entry(n.op)
+    return g

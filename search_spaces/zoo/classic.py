@@ -1,0 +1,80 @@
+"""Plain conv nets: AlexNet and VGG (torchvision layouts), configs as data."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from nas.genotype import Network, Stage, chain
+from nas.registry import register_arch
+from search_spaces.zoo.common import classifier, conv_cell, plain_stages, pool_cell
+
+# (filters, kernel, stride, padding) or "M" (3×3 max-pool, stride 2); the first row is the stem.
+ALEXNET = [(64, 11, 4, 2), "M", (192, 5, 1, 2), "M", (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1), "M"]
+
+
+def alexnet() -> Network:
+    """AlexNet as torchvision builds it (one-tower 'One weird trick' variant, 61.1M params)."""
+    (c, k, s, p), *rows = ALEXNET
+    stem = chain(
+        "alexnet_stem",
+        [("conv", {"channels": c, "kernel": k, "stride": s, "padding": p, "bias": True}), ("relu",)],
+    )
+    stages = []
+    for row in rows:
+        if row == "M":
+            stages.append(Stage(pool_cell("maxpool", 3), 1, None, 2))
+        else:
+            c, k, s, p = row
+            stages.append(Stage(conv_cell(k, padding=p), 1, c, s))
+    head = classifier(pool=6, hidden=(4096, 4096), dropout=0.5, dropout_first=True)
+    return Network("alexnet", stem, tuple(stages), head, (3, 224, 224), 1000)
+
+
+register_arch("alexnet", family="alexnet", reference="alexnet")(alexnet)
+
+VGG_CFGS = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
+}
+VGG_DEPTHS = {"A": 11, "B": 13, "D": 16, "E": 19}
+
+
+def vgg(cfg: str, batch_norm: bool) -> Network:
+    """VGG configuration ``cfg`` (torchvision layout: 3×3 convs, 2×2 max-pools, 7×7 pool, 2 × 4096 FC)."""
+    first, *rows = VGG_CFGS[cfg]
+    layers = [("conv", {"channels": first, "kernel": 3, "bias": not batch_norm})]
+    layers += [("bn",)] if batch_norm else []
+    stem = chain("vgg_stem" + ("_bn" if batch_norm else ""), [*layers, ("relu",)])
+    name = f"vgg{VGG_DEPTHS[cfg]}" + ("_bn" if batch_norm else "")
+    head = classifier(pool=7, hidden=(4096, 4096), dropout=0.5)
+    return Network(name, stem, plain_stages(rows, bn=batch_norm), head, (3, 224, 224), 1000)
+
+
+for _cfg, _depth in VGG_DEPTHS.items():
+    for _bn in (False, True):
+        _name = f"vgg{_depth}" + ("_bn" if _bn else "")
+        register_arch(_name, family="vgg", reference=_name)(partial(vgg, _cfg, _bn))
