@@ -4,6 +4,7 @@ from nas.compile import CellModule, NetworkModule, TensorInfo, build, compile_ce
 from nas.genotype import AuxHead, Cell, Network, Node, Stage, chain, from_json, load, save
 from nas.graph import KeyIndex, canonical_key, to_networkx
 from nas.registry import ARCHS, OPS, register_arch, register_op
+from nas.transfer import transfer
 
 __version__ = "0.1.0"
 
@@ -38,5 +39,6 @@ __all__ = [
     "resolve",
     "save",
     "to_networkx",
+    "transfer",
     "validate",
 ]

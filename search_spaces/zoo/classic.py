@@ -66,7 +66,7 @@ VGG_DEPTHS = {"A": 11, "B": 13, "D": 16, "E": 19}
 def vgg(cfg: str, batch_norm: bool) -> Network:
     """VGG configuration ``cfg`` (torchvision layout: 3×3 convs, 2×2 max-pools, 7×7 pool, 2 × 4096 FC)."""
     first, *rows = VGG_CFGS[cfg]
-    layers = [("conv", {"channels": first, "kernel": 3, "bias": not batch_norm})]
+    layers = [("conv", {"channels": first, "kernel": 3, "bias": True})]  # torchvision keeps the bias with BN
     layers += [("bn",)] if batch_norm else []
     stem = chain("vgg_stem" + ("_bn" if batch_norm else ""), [*layers, ("relu",)])
     name = f"vgg{VGG_DEPTHS[cfg]}" + ("_bn" if batch_norm else "")

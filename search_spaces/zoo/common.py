@@ -49,7 +49,7 @@ def conv_cell(
 ) -> Cell:
     """One conv layer (stride = the cell's) [+ BN] + activation [+ LRN], width = the stage's."""
     w = CellWriter()
-    attrs = {"kernel": kernel, "bias": bias and not bn}
+    attrs = {"kernel": kernel, "bias": bias}
     if padding is not None:
         attrs["padding"] = padding
     if groups != 1:
