@@ -375,10 +375,8 @@ def build(
     if num_classes is not None:
         overrides["num_classes"] = num_classes
     if input_size is not None:
-        c = net.input_size[0]
-        overrides["input_size"] = (
-            (c, input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        )
+        hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        overrides["input_size"] = (net.input_size[0], *hw) if len(hw) == 2 else hw
     if overrides:
         net = net.replace(**overrides)
     return compile_network(net)

@@ -26,7 +26,12 @@ def alexnet() -> Network:
         else:
             c, k, s, p = row
             stages.append(Stage(conv_cell(k, padding=p), 1, c, s))
-    head = classifier(pool=6, hidden=(4096, 4096), dropout=0.5, dropout_first=True)
+    head = chain("alexnet_head", [
+        ("adaptive_avgpool", {"size": 6}), ("flatten",),
+        ("dropout", {"p": 0.5}), ("linear", {"channels": 4096}), ("relu",),
+        ("dropout", {"p": 0.5}), ("linear", {"channels": 4096}), ("relu",),
+        ("linear", {"channels": "K"}),
+    ])  # fmt: skip
     return Network("alexnet", stem, tuple(stages), head, (3, 224, 224), 1000)
 
 
