@@ -43,7 +43,7 @@ class FactorizedReduce(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         y = x[:, :, 1:, 1:]
-        if y.shape[2] < x.shape[2] and x.shape[2] % 2:  # odd sizes: pad so both paths align
+        if x.shape[2] % 2:  # odd size: pad the shifted path so both halves align
             y = nn.functional.pad(y, (0, 1, 0, 1))
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(y)], dim=1))
 

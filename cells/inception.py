@@ -34,7 +34,9 @@ def conv_stem(name: str, rows: Sequence[StemRow]) -> Cell:
     for i, row in enumerate(rows):
         if row[0] == "M":
             _, kernel, ceil = row
-            x = w.add(f"pool{i}", "maxpool", x, stride=2, kernel=kernel, **({"ceil_mode": True} if ceil else {}))
+            x = w.add(
+                f"pool{i}", "maxpool", x, stride=2, kernel=kernel, **({"ceil_mode": True} if ceil else {})
+            )
         else:
             c, k, s, p = row
             x = _conv(w, f"conv{i}_", x, c, k, stride=s, padding=p)

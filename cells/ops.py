@@ -74,7 +74,7 @@ def bn(
     return nn.BatchNorm2d(c_in, eps=eps, momentum=momentum, affine=affine)
 
 
-@register_op("lrn", fresh=True)
+@register_op("lrn")
 def lrn(
     c_in: int, c_out: int, stride: int, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
 ):
@@ -99,7 +99,8 @@ def _activation(name: str, cls: type[nn.Module], has_inplace: bool) -> None:
             return cls()
 
     make.__doc__ = f"{cls.__name__} activation."
-    register_op(name, inplace=has_inplace, fresh=has_inplace)(make)
+    # Not "fresh": an activation's backward may read its output, so nothing may overwrite it in place.
+    register_op(name, inplace=has_inplace)(make)
 
 
 for _name, _cls, _inplace in [

@@ -8,7 +8,7 @@ stored indices, so the result works with ``torch.compile``, ``torch.jit.trace`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,8 @@ class CellModule(nn.Module):
         super().__init__()
         self.name = name
         self.ops = nn.ModuleDict(ops)
-        # per op: (input state indices, combine code, state indices to free after it, drop-path mask)
+        # per op: (input state indices, combine code, state indices to free after it, drop-path mask,
+        # whether a sum may accumulate in place into its first input)
         self.plan = plan
         self.out = out
         self.n_inputs = n_inputs
@@ -85,7 +86,7 @@ class CellModule(nn.Module):
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         s: list[Any] = list(inputs)
         dropping = self.training and self.drop_path_rate > 0.0
-        for op, (idx, how, free, drop) in zip(self.ops.values(), self.plan):
+        for op, (idx, how, free, drop, acc) in zip(self.ops.values(), self.plan):
             if how == _PICK:
                 x = s[idx[0]]
             elif how == _CAT:
@@ -93,8 +94,12 @@ class CellModule(nn.Module):
             else:
                 parts = [self._drop(s[i]) if dropping and d else s[i] for i, d in zip(idx, drop)]
                 x = parts[0]
-                for p in parts[1:]:
-                    x = x + p if how == _SUM else x * p
+                if acc:  # the first input is ours alone: accumulate into it, as `out += identity`
+                    for p in parts[1:]:
+                        x += p
+                else:
+                    for p in parts[1:]:
+                        x = x + p if how == _SUM else x * p
             s.append(op(x))
             for j in free:
                 s[j] = None
@@ -126,11 +131,12 @@ def compile_cell(
             consumers[i] = consumers.get(i, 0) + 1
     consumers[cell.output] = consumers.get(cell.output, 0) + 1
 
-    info: dict[str, TensorInfo | None] = dict(zip(cell.inputs, inputs))
+    # Cell inputs are shared with the outside (the next cells, aux heads): never overwrite them in place.
+    info: dict[str, TensorInfo | None] = {n: replace(t, fresh=False) for n, t in zip(cell.inputs, inputs)}
     ref = inputs[-1]
     cin = ref.channels
     ops: dict[str, nn.Module] = {}
-    steps: list[tuple[str, tuple[str, ...], int, tuple[bool, ...]]] = []
+    steps: list[tuple[str, tuple[str, ...], int, tuple[bool, ...], bool]] = []
     for name in order:
         node = cell.node(name)
         at = f"{where}: node {name!r}"
@@ -168,7 +174,8 @@ def compile_cell(
         info[name] = TensorInfo(out_shape, factor * node_stride, depth, fresh)
         ops[name] = module
         drop = tuple(node.drop_path and len(present) > 1 and not _is_identity(cell, i) for i in present)
-        steps.append((name, tuple(present), G.COMBINES.index(node.combine), drop))
+        acc = node.combine == "sum" and not single and ins[0].fresh and consumers.get(present[0], 0) == 1
+        steps.append((name, tuple(present), G.COMBINES.index(node.combine), drop, acc))
 
     out = info[cell.output]
     if out is None:
@@ -179,14 +186,14 @@ def compile_cell(
     for k, (name, *_rest) in enumerate(steps):
         index[name] = len(cell.inputs) + k
     last_use: dict[int, int] = {}
-    for k, (_, present, _, _) in enumerate(steps):
+    for k, (_, present, *_rest) in enumerate(steps):
         for i in present:
             last_use[index[i]] = k
     plan = []
-    for k, (_name, present, comb, drop) in enumerate(steps):
+    for k, (_name, present, comb, drop, acc) in enumerate(steps):
         code = _PICK if len(present) == 1 else _COMBINE_CODE[G.COMBINES[comb]]
         free = tuple(j for j, last in last_use.items() if last == k and j != index[cell.output])
-        plan.append((tuple(index[i] for i in present), code, free, drop))
+        plan.append((tuple(index[i] for i in present), code, free, drop, acc))
     return CellModule(cell.name, ops, plan, index[cell.output], len(cell.inputs)), out
 
 

@@ -74,7 +74,13 @@ def describe(
         net = resolve(arch)
         if not isinstance(net, Network):
             raise TypeError("describe() takes a network genotype, not a single cell")
-        size = None if input_size is None else (input_size, input_size) if isinstance(input_size, int) else input_size
+        size = (
+            None
+            if input_size is None
+            else (input_size, input_size)
+            if isinstance(input_size, int)
+            else input_size
+        )
         with torch.device("meta"):
             model = build(net, num_classes=num_classes, input_size=size)
         net = model.genotype
@@ -91,7 +97,10 @@ def describe(
         return hook
 
     handles = [m.register_forward_hook(record(n)) for n, m in leaves]
-    state = {k: torch.empty_like(v, device="meta") for k, v in chain(model.named_parameters(), model.named_buffers())}
+    state = {
+        k: torch.empty_like(v, device="meta")
+        for k, v in chain(model.named_parameters(), model.named_buffers())
+    }
     was_training = model.training
     model.eval()
     try:
@@ -142,10 +151,20 @@ def describe(
 
 
 COLUMNS = [
-    ("name", "layer"), ("type", "type"), ("in_channels", "C_in"), ("in_hw", "H×W in"), ("filters", "filters"),
-    ("kernel", "kernel"), ("stride", "stride"), ("padding", "pad"), ("out_channels", "C_out"),
-    ("out_hw", "H×W out"), ("activation_kb", "act KB"), ("params", "params"), ("macs", "MACs"),
-]  # fmt: skip
+    ("name", "layer"),
+    ("type", "type"),
+    ("in_channels", "C_in"),
+    ("in_hw", "H×W in"),
+    ("filters", "filters"),
+    ("kernel", "kernel"),
+    ("stride", "stride"),
+    ("padding", "pad"),
+    ("out_channels", "C_out"),
+    ("out_hw", "H×W out"),
+    ("activation_kb", "act KB"),
+    ("params", "params"),
+    ("macs", "MACs"),
+]
 
 
 def format_table(d: dict[str, Any]) -> str:
@@ -155,7 +174,9 @@ def format_table(d: dict[str, Any]) -> str:
     numeric = {j for j, (k, _) in enumerate(COLUMNS) if k not in ("name", "type")}
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if j in numeric else c.ljust(w) for j, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.rjust(w) if j in numeric else c.ljust(w) for j, (c, w) in enumerate(zip(cells, widths))
+        )
 
     out = [line(heads), line(["-" * w for w in widths])] + [line(r) for r in rows]
     c, h, w = d["input_size"]

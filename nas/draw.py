@@ -58,14 +58,30 @@ def draw_cell(cell: Cell, ax: object) -> None:
     check_structure(cell)
     g = to_networkx(cell)
     pos = _layout(g, cell)
-    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#555555",
-                           node_size=2600, connectionstyle="arc3,rad=0.06")
+    nx.draw_networkx_edges(
+        g,
+        pos,
+        ax=ax,
+        arrows=True,
+        arrowsize=12,
+        edge_color="#555555",
+        node_size=2600,
+        connectionstyle="arc3,rad=0.06",
+    )
     for v, (x, y) in pos.items():
         kind = "input" if v in cell.inputs else "output" if v == cell.output else "op"
         if kind == "op" and len(cell.node(v).inputs) > 1:
             kind = "combine"
-        ax.text(x, y, node_text(cell, v), ha="center", va="center", fontsize=7, zorder=3,
-                bbox={"boxstyle": "round,pad=0.35", "fc": _COLORS[kind], "ec": "#333333", "lw": 0.8})
+        ax.text(
+            x,
+            y,
+            node_text(cell, v),
+            ha="center",
+            va="center",
+            fontsize=7,
+            zorder=3,
+            bbox={"boxstyle": "round,pad=0.35", "fc": _COLORS[kind], "ec": "#333333", "lw": 0.8},
+        )
     ax.set_title(f"cell {cell.name!r}  ({len(cell.nodes)} nodes, output: {cell.output})", fontsize=9)
     ax.margins(0.12)
     ax.axis("off")
@@ -80,7 +96,9 @@ def cells_to_draw(genotype: Genotype, which: str | None = None) -> list[Cell]:
         named.setdefault(c.name, c)
     if which is not None:
         if which not in named:
-            raise ValueError(f"--cell {which!r} is not a cell of {genotype.name!r}; cells: {', '.join(named)}")
+            raise ValueError(
+                f"--cell {which!r} is not a cell of {genotype.name!r}; cells: {', '.join(named)}"
+            )
         return [named[which]]
     stage_cells = list(dict.fromkeys(s.cell for s in genotype.stages))
     return stage_cells[:4] or [genotype.stem]
@@ -99,8 +117,9 @@ def draw(genotype: Genotype, path: str | Path, cell: str | None = None) -> Path:
     cells = cells_to_draw(genotype, cell)
     heights = [2 + 1.1 * max(_layers(to_networkx(c), c).values()) for c in cells]
     width = max(6.0, 1.9 * max(max(sum(1 for _ in g) for g in _groups(c)) for c in cells))
-    fig, axes = plt.subplots(len(cells), 1, figsize=(width, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(cells), 1, figsize=(width, sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
     for c, ax in zip(cells, axes[:, 0]):
         draw_cell(c, ax)
     fig.tight_layout()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 
 import networkx as nx
 
@@ -89,7 +90,11 @@ def topological_nodes(cell: Cell) -> list[str]:
 def cell_hash(cell: Cell) -> str:
     """Weisfeiler–Lehman hash: equal for isomorphic cells (rarely equal for different ones)."""
     g = to_networkx(cell)
-    return nx.weisfeiler_lehman_graph_hash(g, node_attr="label", iterations=max(3, len(g)), digest_size=16)
+    with warnings.catch_warnings():  # networkx >= 3.5 notes that directed hashes changed; we need one version
+        warnings.simplefilter("ignore", UserWarning)
+        return nx.weisfeiler_lehman_graph_hash(
+            g, node_attr="label", iterations=max(3, len(g)), digest_size=16
+        )
 
 
 def cells_isomorphic(a: Cell, b: Cell) -> bool:

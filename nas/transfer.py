@@ -30,7 +30,10 @@ def dataflow_layers(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple
             order.append((names.get(module, "?"), module))
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()]
-    state = {k: torch.empty_like(v, device="meta") for k, v in chain(model.named_parameters(), model.named_buffers())}
+    state = {
+        k: torch.empty_like(v, device="meta")
+        for k, v in chain(model.named_parameters(), model.named_buffers())
+    }
     was_training = model.training
     model.train()
     try:
@@ -61,7 +64,9 @@ def transfer(reference: nn.Module, target: nn.Module, input_size: tuple[int, ...
     dst = dataflow_layers(target, input_size)
     for k, ((sn, sm), (dn, dm)) in enumerate(zip(src, dst)):
         st, dt = _own_tensors(sm), _own_tensors(dm)
-        if type(sm) is not type(dm) or {n: t.shape for n, t in st.items()} != {n: t.shape for n, t in dt.items()}:
+        if type(sm) is not type(dm) or {n: t.shape for n, t in st.items()} != {
+            n: t.shape for n, t in dt.items()
+        }:
             raise ValueError(
                 f"layer {k} differs: reference {sn!r} is {_sig(sm)}, target {dn!r} is {_sig(dm)}"
             )

@@ -73,7 +73,7 @@ def pool_cell(kind: str = "maxpool", kernel: int = 2, padding: int = 0, ceil_mod
         | ({"ceil_mode": True} if ceil_mode else {})
     )
     x = w.add("pool", kind, "x", stride="cell", **attrs)
-    return w.cell(f"{kind}{kernel}", x)
+    return w.cell(f"{kind}{kernel}" + ("_ceil" if ceil_mode else ""), x)
 
 
 def plain_stages(rows: Sequence[int | str], *, kernel: int = 3, bn: bool = False) -> tuple[Stage, ...]:
