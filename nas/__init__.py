@@ -3,7 +3,7 @@
 from nas.compile import CellModule, NetworkModule, TensorInfo, build, compile_cell, resolve, validate
 from nas.genotype import AuxHead, Cell, Network, Node, Stage, chain, from_json, load, save
 from nas.graph import KeyIndex, canonical_key, to_networkx
-from nas.registry import ARCHS, OPS, register_arch, register_op
+from nas.registry import ARCHS, OPS, SPACES, register_arch, register_op, register_space
 from nas.transfer import transfer
 
 __version__ = "0.1.0"
@@ -18,6 +18,7 @@ def describe(*args, **kwargs):  # noqa: ANN002, ANN003 - thin lazy re-export (ke
 __all__ = [
     "ARCHS",
     "OPS",
+    "SPACES",
     "AuxHead",
     "Cell",
     "CellModule",
@@ -36,6 +37,7 @@ __all__ = [
     "load",
     "register_arch",
     "register_op",
+    "register_space",
     "resolve",
     "save",
     "to_networkx",

@@ -99,3 +99,7 @@ register_op = OPS.register
 # architecture name → zero-argument builder returning a Network genotype.
 ARCHS: Registry[Callable[[], Any]] = Registry("architecture")
 register_arch = ARCHS.register
+
+# search-space name → zero-or-keyword-argument factory returning a SearchSpace.
+SPACES: Registry[Callable[..., Any]] = Registry("search space")
+register_space = SPACES.register

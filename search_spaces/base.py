@@ -1,0 +1,98 @@
+"""The search-space interface: a vector of categorical choices ⇄ a genotype.
+
+A space is a finite product of categorical dimensions (``choices()``), which Optuna, Ray Tune, grid
+search and the RL controller all consume directly. ``decode`` and ``encode`` are exact inverses on
+members; everything else (sampling, mutation, counting, enumeration) follows from them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from nas.genotype import Genotype
+
+Choice = str | int | float | bool
+Choices = dict[str, Choice]
+
+
+class SearchSpace(ABC):
+    """Subclasses implement ``choices``, ``decode`` and ``encode``; override ``size`` when the
+    product of the option counts over-counts (constrained dimensions)."""
+
+    name: str = "space"
+
+    @abstractmethod
+    def choices(self) -> dict[str, tuple[Choice, ...]]:
+        """Ordered categorical dimensions: name → options (JSON scalars)."""
+
+    @abstractmethod
+    def decode(self, choices: Mapping[str, Choice]) -> Genotype:
+        """Choices → genotype; ``ValueError`` naming the field for a missing, unknown or bad choice."""
+
+    @abstractmethod
+    def encode(self, genotype: Genotype) -> Choices:
+        """Genotype → choices; ``ValueError`` if the genotype is not a member of the space."""
+
+    def check(self, choices: Mapping[str, Choice]) -> Choices:
+        """Validate a choice dict against ``choices()`` (every field present, known, in range)."""
+        dims = self.choices()
+        unknown = sorted(set(choices) - set(dims))
+        if unknown:
+            raise ValueError(f"space {self.name!r}: unknown choice field(s) {', '.join(map(repr, unknown))}")
+        out: Choices = {}
+        for k, options in dims.items():
+            if k not in choices:
+                raise ValueError(f"space {self.name!r}: choice field {k!r} is missing")
+            if choices[k] not in options:
+                raise ValueError(f"space {self.name!r}: choice field {k!r} = {choices[k]!r} is not one of {options}")
+            out[k] = choices[k]
+        return out
+
+    def contains(self, genotype: Genotype) -> bool:
+        try:
+            return self.decode(self.encode(genotype)) == genotype
+        except ValueError:
+            return False
+
+    def sample(self, rng: random.Random) -> Genotype:
+        return self.decode(self.sample_choices(rng))
+
+    def sample_choices(self, rng: random.Random) -> Choices:
+        return {k: rng.choice(options) for k, options in self.choices().items()}
+
+    def mutate(self, genotype: Genotype, rng: random.Random) -> Genotype:
+        """Change exactly one choice to a different value."""
+        return self.decode(self.mutate_choices(self.encode(genotype), rng))
+
+    def mutate_choices(self, choices: Mapping[str, Choice], rng: random.Random) -> Choices:
+        dims = [(k, o) for k, o in self.choices().items() if len(o) > 1]
+        if not dims:
+            raise ValueError(f"space {self.name!r} has a single member: nothing to mutate")
+        k, options = rng.choice(dims)
+        out = dict(choices)
+        out[k] = rng.choice([o for o in options if o != choices[k]])
+        return out
+
+    def size(self) -> int:
+        return math.prod(len(o) for o in self.choices().values())
+
+    def enumerate(self, limit: int = 1_000_000) -> Iterator[Genotype]:
+        """Every member, in the order of ``itertools.product`` over ``choices()``."""
+        if self.size() > limit:
+            raise ValueError(f"space {self.name!r} has {self.size():,} members, more than limit={limit:,}")
+        dims = self.choices()
+        for values in itertools.product(*dims.values()):
+            yield self.decode(dict(zip(dims, values)))
+
+    def define_by_run(self, trial: Any) -> Choices:
+        """Optuna define-by-run: one categorical suggestion per dimension."""
+        return {k: trial.suggest_categorical(k, list(options)) for k, options in self.choices().items()}
+
+    def describe(self) -> dict[str, Any]:
+        dims = self.choices()
+        return {"name": self.name, "size": self.size(), "dimensions": {k: list(v) for k, v in dims.items()}}
