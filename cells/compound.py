@@ -94,7 +94,7 @@ def skip(c_in: int, c_out: int, stride: int, project: str = "conv_bn") -> nn.Mod
     raise ValueError(f"attr 'project' must be conv_bn, conv, pad, factorized or none, got {project!r}")
 
 
-@register_op("relu_conv_bn")
+@register_op("relu_conv_bn", fresh=True)
 def relu_conv_bn(c_in: int, c_out: int, stride: int, kernel: int = 1, affine: bool = True) -> nn.Module:
     return _seq(
         nn.ReLU(inplace=False),
@@ -103,7 +103,7 @@ def relu_conv_bn(c_in: int, c_out: int, stride: int, kernel: int = 1, affine: bo
     )
 
 
-@register_op("preprocess")
+@register_op("preprocess", fresh=True)
 def preprocess(c_in: int, c_out: int, stride: int, affine: bool = True) -> nn.Module:
     """NASNet/DARTS cell-input adapter: ReLU-1×1 conv-BN, or a factorized reduce when the input is
     at twice the cell's resolution (use ``stride="auto"`` on the node)."""
@@ -114,7 +114,7 @@ def preprocess(c_in: int, c_out: int, stride: int, affine: bool = True) -> nn.Mo
     return relu_conv_bn(c_in, c_out, 1, kernel=1, affine=affine)
 
 
-@register_op("sep_conv")
+@register_op("sep_conv", fresh=True)
 def sep_conv(c_in: int, c_out: int, stride: int, kernel: int = 3, affine: bool = True) -> nn.Module:
     """DARTS separable conv: (ReLU, depthwise k×k, pointwise, BN) twice; stride on the first."""
     p = kernel // 2
@@ -130,7 +130,7 @@ def sep_conv(c_in: int, c_out: int, stride: int, kernel: int = 3, affine: bool =
     )
 
 
-@register_op("dil_conv")
+@register_op("dil_conv", fresh=True)
 def dil_conv(
     c_in: int, c_out: int, stride: int, kernel: int = 3, dilation: int = 2, affine: bool = True
 ) -> nn.Module:
@@ -152,7 +152,7 @@ def dil_conv(
     )
 
 
-@register_op("conv_7x1_1x7")
+@register_op("conv_7x1_1x7", fresh=True)
 def conv_7x1_1x7(c_in: int, c_out: int, stride: int, kernel: int = 7, affine: bool = True) -> nn.Module:
     """NASNet factorized k×k conv: ReLU, 1×k, k×1, BN."""
     p = kernel // 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from torch import nn
 
 from nas import genotype as G
 from nas.graph import check_structure, topological_nodes
+from nas.meta import meta_call
 from nas.registry import ARCHS, OPS
 
 _PICK, _SUM, _CAT, _MUL = 0, 1, 2, 3
@@ -44,18 +44,8 @@ def _fmt(shape: tuple[int, ...]) -> str:
 
 
 def infer_shape(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Run ``module`` on the meta device (no memory, no arithmetic) and return the per-sample shape."""
-    state = {
-        k: torch.empty_like(v, device="meta")
-        for k, v in chain(module.named_parameters(), module.named_buffers())
-    }
-    was_training = module.training
-    module.eval()
-    try:
-        out = torch.func.functional_call(module, state, (torch.empty((2, *shape), device="meta"),))
-    finally:
-        module.train(was_training)
-    return tuple(out.shape[1:])
+    """The per-sample output shape of ``module`` for per-sample input ``shape`` (run on meta)."""
+    return tuple(meta_call(module, (2, *shape)).shape[1:])
 
 
 def _weighted_layers(module: nn.Module) -> int:

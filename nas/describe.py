@@ -10,7 +10,6 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nas.compile import build, resolve
 from nas.genotype import Network
+from nas.meta import meta_call
 
 
 @dataclass
@@ -97,17 +97,10 @@ def describe(
         return hook
 
     handles = [m.register_forward_hook(record(n)) for n, m in leaves]
-    state = {
-        k: torch.empty_like(v, device="meta")
-        for k, v in chain(model.named_parameters(), model.named_buffers())
-    }
-    was_training = model.training
-    model.eval()
     try:
         with FlopCounterMode(display=False) as counter:
-            torch.func.functional_call(model, state, (torch.empty(in_shape, device="meta"),))
+            meta_call(model, in_shape)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     flops = counter.get_flop_counts()

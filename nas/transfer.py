@@ -13,6 +13,8 @@ from itertools import chain
 import torch
 from torch import nn
 
+from nas.meta import meta_call
+
 
 def _own_tensors(m: nn.Module) -> dict[str, torch.Tensor]:
     return dict(chain(m.named_parameters(recurse=False), m.named_buffers(recurse=False)))
@@ -30,16 +32,9 @@ def dataflow_layers(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple
             order.append((names.get(module, "?"), module))
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()]
-    state = {
-        k: torch.empty_like(v, device="meta")
-        for k, v in chain(model.named_parameters(), model.named_buffers())
-    }
-    was_training = model.training
-    model.train()
     try:
-        torch.func.functional_call(model, state, (torch.empty((2, *input_size), device="meta"),))
+        meta_call(model, (2, *input_size), train=True)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     unused = [n for n, m in model.named_modules() if _own_tensors(m) and id(m) not in seen]
