@@ -9,29 +9,12 @@ from torch import nn
 import nas
 from cells import bottleneck, darts_cell, dense_layer, dense_transition, inception_module, mbconv
 from nas.genotype import AuxHead, Network, Stage, chain
+from search_spaces.zoo.nas_cells import DARTS_V2
+
+DARTS_V2_NORMAL, DARTS_V2_REDUCE = list(DARTS_V2.normal), list(DARTS_V2.reduce)
 
 STEM16 = chain("stem", [("conv", {"channels": 16, "kernel": 3}), ("bn",), ("relu",)])
 HEAD = chain("head", [("adaptive_avgpool",), ("flatten",), ("linear", {"channels": "K"})])
-DARTS_V2_NORMAL = [
-    ("sep_conv_3x3", 0),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 0),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 1),
-    ("skip_connect", 0),
-    ("skip_connect", 0),
-    ("dil_conv_3x3", 2),
-]
-DARTS_V2_REDUCE = [
-    ("max_pool_3x3", 0),
-    ("max_pool_3x3", 1),
-    ("skip_connect", 2),
-    ("max_pool_3x3", 1),
-    ("max_pool_3x3", 0),
-    ("skip_connect", 2),
-    ("skip_connect", 2),
-    ("max_pool_3x3", 1),
-]
 
 
 def small(name: str, *stages: Stage, **kw) -> Network:

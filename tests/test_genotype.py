@@ -9,17 +9,9 @@ import nas
 from cells import basic_block, bottleneck, darts_cell, dense_layer, inception_module, mbconv
 from nas.genotype import Cell, Node, parse_channels, resolve_channels
 from nas.graph import KeyIndex, canonical_key
+from search_spaces.zoo.nas_cells import DARTS_V2
 
-DARTS_V2_NORMAL = [
-    ("sep_conv_3x3", 0),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 0),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 1),
-    ("skip_connect", 0),
-    ("skip_connect", 0),
-    ("dil_conv_3x3", 2),
-]
+DARTS_V2_NORMAL, DARTS_V2_REDUCE = list(DARTS_V2.normal), list(DARTS_V2.reduce)
 
 ALL_CELLS = [
     basic_block(),
