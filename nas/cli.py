@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+# Modules that add their own subcommands with ``add_parser(subparsers)``; each keeps heavy imports
+# inside its handlers so that ``nas --help`` stays fast.
+COMMAND_MODULES = ("nas.spaces_cli", "nas.train_cli", "nas.search.cli")
 
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
@@ -133,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     zc.add_argument("name")
     zc.add_argument("--input-size", type=int, default=None)
     zc.set_defaults(func=_zoo_check)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(sub)
     return p
 
 

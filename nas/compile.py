@@ -160,7 +160,9 @@ def compile_cell(
         except RuntimeError as e:
             raise ValueError(f"{at}: op {node.op!r} cannot take input of shape {shape}: {e}") from None
         fresh = bool(entry.meta.get("fresh", False)) or (not single and node.combine != "mul")
-        depth = max(t.depth for t in ins) + _weighted_layers(module)
+        # A multiplicative gate (squeeze-excitation) modulates features without deepening them.
+        gate = node.combine == "mul"
+        depth = (min if gate else max)(t.depth for t in ins) + _weighted_layers(module)
         info[name] = TensorInfo(out_shape, factor * node_stride, depth, fresh)
         ops[name] = module
         drop = tuple(node.drop_path and len(present) > 1 and not _is_identity(cell, i) for i in present)
@@ -359,13 +361,28 @@ def build(
     arch: G.Network | str | Path,
     num_classes: int | None = None,
     input_size: Sequence[int] | int | None = None,
+    weights: str | None = None,
     **overrides: Any,
 ) -> NetworkModule:
     """Compile a network genotype (or a zoo name, or a genotype JSON path) into an ``nn.Module``.
 
     ``num_classes`` and ``input_size`` (an int sets height and width) override the genotype's, as do
-    other ``Network`` fields given as keywords (``drop_path=0.2``).
+    other ``Network`` fields given as keywords (``drop_path=0.2``). ``weights="torchvision"`` loads the
+    pretrained weights of a zoo entry's torchvision reference with :func:`nas.transfer`; they must be in
+    the local torch hub cache (nothing is downloaded), else ``ValueError``.
     """
+    if weights is not None:
+        if weights != "torchvision":
+            raise ValueError(f"weights must be None or 'torchvision', got {weights!r}")
+        if not isinstance(arch, str) or arch not in ARCHS:
+            raise ValueError(f"weights='torchvision' needs a zoo name with a reference, got {arch!r}")
+        from nas.reference import reference_module  # lazy: torchvision is only needed here
+        from nas.transfer import transfer
+
+        reference = reference_module(arch, weights=weights)  # raises if the file is not cached
+        model = build(arch, num_classes, input_size, **overrides)
+        transfer(reference, model)
+        return model
     net = resolve(arch)
     if not isinstance(net, G.Network):
         raise TypeError("build() takes a network genotype; compile a single cell with compile_cell()")

@@ -12,9 +12,10 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
-from nas.genotype import Genotype
+from nas.genotype import Cell, Genotype
 
 Choice = str | int | float | bool
 Choices = dict[str, Choice]
@@ -49,7 +50,9 @@ class SearchSpace(ABC):
             if k not in choices:
                 raise ValueError(f"space {self.name!r}: choice field {k!r} is missing")
             if choices[k] not in options:
-                raise ValueError(f"space {self.name!r}: choice field {k!r} = {choices[k]!r} is not one of {options}")
+                raise ValueError(
+                    f"space {self.name!r}: choice field {k!r} = {choices[k]!r} is not one of {options}"
+                )
             out[k] = choices[k]
         return out
 
@@ -96,3 +99,18 @@ class SearchSpace(ABC):
     def describe(self) -> dict[str, Any]:
         dims = self.choices()
         return {"name": self.name, "size": self.size(), "dimensions": {k: list(v) for k, v in dims.items()}}
+
+
+def anonymous(genotype: Genotype) -> Genotype:
+    """``genotype`` with the network's and every cell's name blanked (``"_"``), for comparisons in which
+    names do not matter (space membership is structural: a renamed member is still a member)."""
+    if isinstance(genotype, Cell):
+        return replace(genotype, name="_")
+    return replace(
+        genotype,
+        name="_",
+        stem=anonymous(genotype.stem),
+        head=anonymous(genotype.head),
+        stages=tuple(replace(s, cell=anonymous(s.cell)) for s in genotype.stages),
+        aux=tuple(replace(a, head=anonymous(a.head)) for a in genotype.aux),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from nas.genotype import Network, Stage, chain
@@ -35,7 +36,7 @@ def alexnet() -> Network:
     return Network("alexnet", stem, tuple(stages), head, (3, 224, 224), 1000)
 
 
-register_arch("alexnet", family="alexnet", reference="alexnet")(alexnet)
+register_arch("alexnet", family="alexnet", reference="alexnet", test_size=63)(alexnet)  # smallest that fits
 
 VGG_CFGS = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -70,11 +71,16 @@ VGG_DEPTHS = {"A": 11, "B": 13, "D": 16, "E": 19}
 
 def vgg(cfg: str, batch_norm: bool) -> Network:
     """VGG configuration ``cfg`` (torchvision layout: 3×3 convs, 2×2 max-pools, 7×7 pool, 2 × 4096 FC)."""
-    first, *rows = VGG_CFGS[cfg]
+    name = f"vgg{VGG_DEPTHS[cfg]}" + ("_bn" if batch_norm else "")
+    return vgg_from_rows(name, VGG_CFGS[cfg], batch_norm)
+
+
+def vgg_from_rows(name: str, rows: Sequence[int | str], batch_norm: bool) -> Network:
+    """A VGG from a config list (widths and ``"M"`` pools, as ``VGG_CFGS``); the first conv is the stem."""
+    first, *rows = rows
     layers = [("conv", {"channels": first, "kernel": 3, "bias": True})]  # torchvision keeps the bias with BN
     layers += [("bn",)] if batch_norm else []
     stem = chain("vgg_stem" + ("_bn" if batch_norm else ""), [*layers, ("relu",)])
-    name = f"vgg{VGG_DEPTHS[cfg]}" + ("_bn" if batch_norm else "")
     head = classifier(pool=7, hidden=(4096, 4096), dropout=0.5)
     return Network(name, stem, plain_stages(rows, bn=batch_norm), head, (3, 224, 224), 1000)
 
@@ -82,4 +88,4 @@ def vgg(cfg: str, batch_norm: bool) -> Network:
 for _cfg, _depth in VGG_DEPTHS.items():
     for _bn in (False, True):
         _name = f"vgg{_depth}" + ("_bn" if _bn else "")
-        register_arch(_name, family="vgg", reference=_name)(partial(vgg, _cfg, _bn))
+        register_arch(_name, family="vgg", reference=_name, test_size=32)(partial(vgg, _cfg, _bn))

@@ -24,10 +24,17 @@ DENSENETS: dict[str, tuple[int, tuple[int, ...], int]] = {
 
 
 def dense_stages(
-    init: int, growth: int, blocks: Sequence[int], bn_size: int = 4, compression: float = 0.5
+    init: int,
+    growth: int,
+    blocks: Sequence[int],
+    bn_size: int = 4,
+    compression: float = 0.5,
+    layer: Cell | None = None,
 ) -> tuple[Stage, ...]:
-    """Dense blocks separated by transitions (none after the last block); ``init`` = stem channels."""
-    layer, transition = dense_layer(growth, bn_size), dense_transition()
+    """Dense blocks separated by transitions (none after the last block); ``init`` = stem channels.
+    ``layer`` replaces the bottleneck layer (it must add ``growth`` channels)."""
+    layer = dense_layer(growth, bn_size) if layer is None else layer
+    transition = dense_transition()
     stages: list[Stage] = []
     channels = init
     for i, n in enumerate(blocks):
@@ -50,9 +57,18 @@ def bn_relu_classifier(name: str = "densenet_head") -> Cell:
     return w.cell(name, x)
 
 
-def densenet(name: str, growth: int, blocks: tuple[int, ...], init: int) -> Network:
+def densenet(
+    name: str,
+    growth: int,
+    blocks: tuple[int, ...],
+    init: int,
+    *,
+    compression: float = 0.5,
+    layer: Cell | None = None,
+) -> Network:
     """ImageNet DenseNet-BC (torchvision ``DenseNet``, ``drop_rate=0``; ``memory_efficient`` only
-    changes how gradients are computed): 7×7/2 conv-BN-ReLU, 3×3/2 max-pool, four dense blocks."""
+    changes how gradients are computed): 7×7/2 conv-BN-ReLU, 3×3/2 max-pool, four dense blocks.
+    ``compression`` and ``layer`` are passed to :func:`dense_stages`."""
     stem = chain(
         "densenet_stem",
         [
@@ -62,7 +78,7 @@ def densenet(name: str, growth: int, blocks: tuple[int, ...], init: int) -> Netw
             ("maxpool", {"kernel": 3, "stride": 2, "padding": 1}),
         ],
     )
-    stages = dense_stages(init, growth, blocks)
+    stages = dense_stages(init, growth, blocks, compression=compression, layer=layer)
     return Network(name, stem, stages, bn_relu_classifier(), (3, 224, 224), 1000)
 
 

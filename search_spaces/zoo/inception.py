@@ -5,6 +5,7 @@ Neither transforms its input (torchvision's ``transform_input=False``, the defau
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from cells import inception_module
@@ -42,25 +43,27 @@ GOOGLENET = [
 GOOGLENET_AUX = ("4a", "4d")  # the auxiliary classifiers read these modules' outputs
 
 
-def googlenet(aux: bool = False) -> Network:
+def googlenet(
+    aux: bool = False, *, rows: Sequence[tuple] = GOOGLENET, k5: int = 3, name: str | None = None
+) -> Network:
     """GoogLeNet as torchvision builds it: conv stem, nine Inception modules (BN, 3×3 in place of
     5×5), ceil-mode max-pools, global average pool, dropout 0.2, FC (6.6M parameters without the aux
     heads). ``aux`` adds the two auxiliary classifiers (dropout 0.7); in training mode the network
-    returns ``(logits, aux1, aux2)``, where torchvision returns ``(logits, aux2, aux1)``."""
+    returns ``(logits, aux1, aux2)``, where torchvision returns ``(logits, aux2, aux1)``.
+    ``rows`` (a table like ``GOOGLENET``) and ``k5`` (the "5×5" branch's kernel) make variants."""
     stem = conv_stem("googlenet_stem", GOOGLENET_STEM)
     stages, names = [], []
-    for row in GOOGLENET:
+    for row in rows:
         if row[0] == "M":
             stages.append(Stage(pool_cell("maxpool", row[1], ceil_mode=True), 1, None, 2))
         else:
-            name, *channels = row
-            stages.append(Stage(inception_module(f"inception{name}", *channels, k5=3), 1, None, 1))
+            module, *channels = row
+            stages.append(Stage(inception_module(f"inception{module}", *channels, k5=k5), 1, None, 1))
         names.append(row[0])
     heads = tuple(AuxHead(names.index(n), googlenet_aux(0.7)) for n in GOOGLENET_AUX) if aux else ()
     head = classifier(dropout=0.2, dropout_first=True)
-    return Network(
-        "googlenet_aux" if aux else "googlenet", stem, tuple(stages), head, (3, 224, 224), aux=heads
-    )
+    name = name or ("googlenet_aux" if aux else "googlenet")
+    return Network(name, stem, tuple(stages), head, (3, 224, 224), aux=heads)
 
 
 # Inception-v3: stem rows as above, then modules (kind, argument); kinds B and D reduce (stride 2).

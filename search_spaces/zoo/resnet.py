@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from cells import basic_block, bottleneck
@@ -24,9 +25,17 @@ RESNETS: dict[str, tuple[str, list[int], float, int]] = {
 }
 
 
-def resnet(name: str, block: str, depths: list[int], width: float = 0.25, groups: int = 1) -> Network:
+def resnet(
+    name: str,
+    block: str,
+    depths: list[int],
+    width: float = 0.25,
+    groups: int = 1,
+    planes: Sequence[int] | None = None,
+) -> Network:
     """ImageNet ResNet: 7×7/2 conv-BN-ReLU, 3×3/2 max-pool, four stages (stride on the first block's
-    3×3 conv, v1.5), global average pool, FC."""
+    3×3 conv, v1.5), global average pool, FC. Stage ``i`` is ``planes[i]`` (default ``64·2^i``)
+    times the block expansion wide (1 basic, 4 bottleneck)."""
     stem = chain(
         "resnet_stem",
         [
@@ -38,12 +47,15 @@ def resnet(name: str, block: str, depths: list[int], width: float = 0.25, groups
     )
     expansion = 1 if block == "basic" else 4
     cell = basic_block() if block == "basic" else bottleneck(width=width, groups=groups)
-    stages = tuple(Stage(cell, n, 64 * 2**i * expansion, 1 if i == 0 else 2) for i, n in enumerate(depths))
+    planes = [64 * 2**i for i in range(len(depths))] if planes is None else list(planes)
+    stages = tuple(
+        Stage(cell, n, p * expansion, 1 if i == 0 else 2) for i, (n, p) in enumerate(zip(depths, planes))
+    )
     return Network(name, stem, stages, classifier(), (3, 224, 224), 1000)
 
 
 for _name, _row in RESNETS.items():
-    register_arch(_name, family="resnet", reference=_name)(partial(resnet, _name, *_row))
+    register_arch(_name, family="resnet", reference=_name, test_size=32)(partial(resnet, _name, *_row))
 
 
 def cifar_resnet(name: str, n: int) -> Network:
@@ -56,6 +68,6 @@ def cifar_resnet(name: str, n: int) -> Network:
 
 
 for _depth in (20, 32, 44, 56, 110):
-    register_arch(f"resnet{_depth}", family="cifar_resnet")(
+    register_arch(f"resnet{_depth}", family="cifar_resnet", test_size=32)(
         partial(cifar_resnet, f"resnet{_depth}", (_depth - 2) // 6)
     )
