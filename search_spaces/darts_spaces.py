@@ -422,14 +422,6 @@ class CellPairSpace(SearchSpace):
             )
         return choices
 
-    def contains(self, genotype: Genotype) -> bool:
-        """Structural membership (names are ignored)."""
-        try:
-            self.encode(genotype)
-        except ValueError:
-            return False
-        return True
-
 
 def cell_space_network(name: str, normal: Cell, reduce: Cell, **layout: Any) -> Network:
     """``darts_network``'s layout (stems, reduction positions, aux head, head, drop path) around the

@@ -245,14 +245,6 @@ class EnasMacroSpace(SearchSpace):
             raise ValueError(f"space 'enas_macro': network {genotype.name!r} is not a member of this layout")
         return choices
 
-    def contains(self, genotype: Genotype) -> bool:
-        """Structural membership (names are ignored)."""
-        try:
-            self.encode(genotype)
-        except ValueError:
-            return False
-        return True
-
 
 def macro_arc_choices(arc: str, layers: int | None = None, ops: Sequence[str] = ENAS_MACRO_OPS) -> Choices:
     """An ENAS macro ``fixed_arc`` string (per layer: op id, then one 0/1 per earlier state) → choices."""

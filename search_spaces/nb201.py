@@ -299,14 +299,6 @@ class NB201Space(SearchSpace):
             )
         return choices
 
-    def contains(self, genotype: Genotype) -> bool:
-        """Structural membership (names are ignored)."""
-        try:
-            self.encode(genotype)
-        except ValueError:
-            return False
-        return True
-
     def arch_string(self, genotype: Genotype) -> str:
         return arch_string(self.encode(genotype))
 

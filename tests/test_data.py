@@ -32,12 +32,7 @@ CIFAR_TAR = next(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_folder(root: Path, classes=("cat", "dog", "emu"), n_train=6, n_test=3, size=12, split=True, seed=0):

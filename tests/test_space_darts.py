@@ -19,13 +19,7 @@ from cells import darts_cell
 from search_spaces import darts_spaces as D
 from search_spaces.zoo import nas_cells as Z
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def nasnet_a(**kw):

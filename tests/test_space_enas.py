@@ -19,13 +19,7 @@ from search_spaces import enas as E
 from search_spaces import nb201
 from search_spaces.zoo import nas_cells as Z
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _check_members(space, rng: random.Random, n: int = 10) -> None:

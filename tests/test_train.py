@@ -45,12 +45,7 @@ REAL = {"val_size": 0, "train_subset": 2000, "test_subset": 1000}
 TIMING = ("train_seconds", "images_per_second", "data_wait_fraction", "peak_memory_mb")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="session")

@@ -25,12 +25,7 @@ NAMES = list(Z.LAYOUTS)
 CIFAR = [n for n in NAMES if Z.LAYOUTS[n][1] == "cifar"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- reference: the DARTS evaluation networks, written from cnn/model.py and cnn/operations.py ------

@@ -187,14 +187,6 @@ class MacroSpace(SearchSpace):
             raise ValueError(f"{where}: {first_difference(anonymous(built), anonymous(genotype))}")
         return c
 
-    def contains(self, genotype: Genotype) -> bool:
-        """Structural membership (the genotype's name is ignored)."""
-        try:
-            self.encode(genotype)
-        except ValueError:
-            return False
-        return True
-
     def known_names(self) -> dict[str, str]:
         """Structure hash → zoo name, for the zoo families of this space (built once)."""
         if self._known is None:
