@@ -64,7 +64,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     o.add_argument(
         "--dataset", default="cifar10", help="training objective: data set name (default: cifar10)"
     )
-    o.add_argument("--data", help="training objective: data set path (directory or archive)")
+    o.add_argument(
+        "--data-dir", "--data", dest="data", help="training objective: data set path (directory or archive)"
+    )
     o.add_argument("--preset", default=None, help="training objective: fidelity preset (default: tiny)")
     o.add_argument(
         "--train-opt",
