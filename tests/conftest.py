@@ -6,15 +6,16 @@ import torch
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray, if a test starts it, stays on loopback
 
 
-@pytest.fixture(autouse=True)
-def _seed() -> None:
-    torch.manual_seed(0)
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread: small models run faster so on a shared 2-core machine (and never oversubscribe)."""
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread_everywhere():
+    # Tests run small models: one thread is as fast, and two threads on a busy 2-core machine can be
+    # 100x slower (OpenMP workers spinning against other processes, e.g. Ray workers).
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)

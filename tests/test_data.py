@@ -32,9 +32,6 @@ CIFAR_TAR = next(
 )
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 def make_folder(root: Path, classes=("cat", "dog", "emu"), n_train=6, n_test=3, size=12, split=True, seed=0):
     """An ImageFolder of random PNG (lossless) images; returns {relative path: uint8 CHW array}."""
     rng = np.random.default_rng(seed)

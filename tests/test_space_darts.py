@@ -19,8 +19,6 @@ from cells import darts_cell
 from search_spaces import darts_spaces as D
 from search_spaces.zoo import nas_cells as Z
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def nasnet_a(**kw):
     return D.nasnet(concat_extra=D.NASNET_A_CONCAT_EXTRA, **kw)

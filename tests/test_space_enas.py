@@ -19,8 +19,6 @@ from search_spaces import enas as E
 from search_spaces import nb201
 from search_spaces.zoo import nas_cells as Z
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def _check_members(space, rng: random.Random, n: int = 10) -> None:
     for _ in range(n):

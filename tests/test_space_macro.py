@@ -393,17 +393,8 @@ TINY = {
 }
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny forwards run fastest on one thread (and do not fight other processes for the cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("space", SPACES)
-def test_sampled_members_compile(space, one_thread):
+def test_sampled_members_compile(space):
     sp = nas.SPACES[space](**TINY[space])
     rng = random.Random(5)
     samples = [sp.sample(rng) for _ in range(2)]
@@ -418,7 +409,7 @@ def test_sampled_members_compile(space, one_thread):
             assert model(x).shape == (2, 10)
 
 
-def test_preact_block(one_thread):
+def test_preact_block():
     cell = preact_block()
     assert [n.op for n in cell.nodes] == ["bn", "relu", "conv", "bn", "relu", "conv", "skip", "identity"]
     mod, out = nas.compile_cell(cell, [TensorInfo((16, 8, 8))], width=32, stride=2)

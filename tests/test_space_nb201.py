@@ -33,9 +33,6 @@ ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|no
 ALL_ARCHS = [NB.arch_string(dict(zip(NB.FIELDS, ops))) for ops in itertools.product(NB.OPS, repeat=6)]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 # --- reference: NAS-Bench-201's TinyNetwork, written from its model definitions ----------------------
 
 

@@ -45,9 +45,6 @@ REAL = {"val_size": 0, "train_subset": 2000, "test_subset": 1000}
 TIMING = ("train_seconds", "images_per_second", "data_wait_fraction", "peak_memory_mb")
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 @pytest.fixture(scope="session")
 def nas_cache(tmp_path_factory):
     return tmp_path_factory.getbasetemp() / "nas-cache"

@@ -25,9 +25,6 @@ NAMES = list(Z.LAYOUTS)
 CIFAR = [n for n in NAMES if Z.LAYOUTS[n][1] == "cifar"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 # --- reference: the DARTS evaluation networks, written from cnn/model.py and cnn/operations.py ------
 
 
