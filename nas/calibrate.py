@@ -1,0 +1,898 @@
+"""Proxy calibration: how well does a cheap score rank architectures the way full training does?
+
+``calibrate`` samples architectures (seeded) from a ground-truth table (an arch column and an accuracy
+column, e.g. the NAS-Bench-201 200-epoch CIFAR-10 test accuracy), scores each with every requested proxy
+— zero-cost proxies from :mod:`nas.proxies` on a minibatch of real images, or training presets from
+:mod:`nas.presets` — and reports, per proxy, Spearman ρ, Kendall τ, top-10 % precision and the CPU-seconds
+per candidate. ``write_outputs`` saves the summary as CSV and JSON (with every per-architecture score)
+and a plot of ρ against cost.
+
+``prescreen`` is the zero-cost pre-screen of a search (``--prescreen synflow:1000 --train-top 50``):
+score ``n`` sampled members of a space with a zero-cost proxy and keep the ``top`` best;
+``simulate_prescreen`` measures on a ground-truth table whether that finds better architectures per
+CPU-hour than training every candidate.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import heapq
+import io
+import json
+import math
+import platform
+import random
+import sys
+import tarfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nas import proxies as P
+
+DEFAULT_TRUTH = Path("../shared/data/nb201-calibration-1500.csv")
+DEFAULT_DATA = Path("../shared/data/cifar10-jpeg.tar.gz")
+DEFAULT_ARCH_COLUMN = "arch"
+DEFAULT_TARGET_COLUMN = "cifar10_test_acc_200ep"
+DEFAULT_ZERO_COST = ("synflow", "naswot", "jacob_cov", "grad_norm", "snip", "params", "macs")
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+# --------------------------------------------------------------------------------------- statistics
+
+
+def rankdata(values: Sequence[float]) -> np.ndarray:
+    """Average ranks (1-based), ties share the mean rank (as ``scipy.stats.rankdata``)."""
+    a = np.asarray(values, dtype=np.float64)
+    order = np.argsort(a, kind="mergesort")
+    sorted_a = a[order]
+    ranks = np.empty(len(a), dtype=np.float64)
+    i = 0
+    while i < len(a):
+        j = i
+        while j + 1 < len(a) and sorted_a[j + 1] == sorted_a[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's ρ: Pearson correlation of the average ranks (``nan`` when one side is constant)."""
+    rx, ry = rankdata(x), rankdata(y)
+    if len(rx) < 2 or rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def kendall(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's τ-b (tie-corrected, as ``scipy.stats.kendalltau``); O(n²), fine for n ≤ a few thousand."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = len(a)
+    if n < 2:
+        return float("nan")
+    iu = np.triu_indices(n, k=1)
+    da = np.sign(a[:, None] - a[None, :])[iu]
+    db = np.sign(b[:, None] - b[None, :])[iu]
+    concordant_minus_discordant = float(np.sum(da * db))
+    n_a, n_b = float(np.sum(da != 0)), float(np.sum(db != 0))
+    if n_a == 0 or n_b == 0:
+        return float("nan")
+    return concordant_minus_discordant / math.sqrt(n_a * n_b)
+
+
+def top_precision(scores: Sequence[float], truth: Sequence[float], fraction: float = 0.1) -> float:
+    """Of the top ``fraction`` by score, the share that is also in the top ``fraction`` by truth."""
+    s, t = np.asarray(scores, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    k = max(1, round(fraction * len(s)))
+    top_s = set(np.argsort(-s, kind="mergesort")[:k].tolist())
+    top_t = set(np.argsort(-t, kind="mergesort")[:k].tolist())
+    return len(top_s & top_t) / k
+
+
+# ---------------------------------------------------------------------------------- data and truth
+
+
+def load_truth(
+    path: str | Path, arch_column: str = DEFAULT_ARCH_COLUMN, target_column: str = DEFAULT_TARGET_COLUMN
+) -> list[tuple[str, float]]:
+    """Read ``(arch, accuracy)`` rows from a CSV ground-truth table."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ground-truth table {str(path)!r} does not exist")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        for c in (arch_column, target_column):
+            if c not in columns:
+                raise ValueError(
+                    f"ground-truth table {str(path)!r} has no column {c!r}; columns: {', '.join(columns)}"
+                )
+        rows = []
+        for i, r in enumerate(reader, start=2):
+            try:
+                rows.append((r[arch_column], float(r[target_column])))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{str(path)!r} line {i}: column {target_column!r} is not a number: {r[target_column]!r}"
+                ) from None
+    if not rows:
+        raise ValueError(f"ground-truth table {str(path)!r} has no rows")
+    return rows
+
+
+def sample_rows(rows: Sequence[tuple[str, float]], n: int, seed: int) -> list[tuple[str, float]]:
+    """A seeded sample of ``n`` rows (all rows, shuffled, if ``n`` ≥ the table)."""
+    if n < 2:
+        raise ValueError(f"sample size must be at least 2, got {n}")
+    return random.Random(seed).sample(list(rows), min(n, len(rows)))
+
+
+def load_image_batch(
+    path: str | Path,
+    n: int = 64,
+    *,
+    seed: int = 0,
+    split: str = "train",
+    size: int | None = None,
+    mean: Sequence[float] = CIFAR10_MEAN,
+    std: Sequence[float] = CIFAR10_STD,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded minibatch ``(images, labels)`` from an ImageFolder-layout ``.tar[.gz]`` of JPEGs
+    (``<root>/<split>/<class>/<file>``) or an ImageFolder directory, normalised with ``mean``/``std``.
+
+    The ``n`` images are those with the smallest ``sha1(seed:path)``, so the batch depends only on the
+    seed and the file names (one streaming pass over the archive, no random access needed).
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image data {str(path)!r} does not exist")
+    heap: list[tuple[int, str, bytes]] = []  # max-heap on the hash (negated) of the n smallest
+    classes: set[str] = set()
+
+    def offer(name: str, read: Callable[[], bytes]) -> None:
+        parts = name.split("/")
+        if len(parts) < 3 or parts[-3] != split:
+            return
+        classes.add(parts[-2])
+        h = int.from_bytes(hashlib.sha1(f"{seed}:{name}".encode()).digest()[:8], "big")
+        if len(heap) < n:
+            heapq.heappush(heap, (-h, name, read()))
+        elif -heap[0][0] > h:
+            heapq.heapreplace(heap, (-h, name, read()))
+
+    exts = (".jpg", ".jpeg", ".png")
+    if path.is_dir():
+        for f in sorted(path.rglob("*")):
+            if f.suffix.lower() in exts:
+                offer(f.relative_to(path).as_posix(), f.read_bytes)
+    else:
+        with tarfile.open(path, "r:*") as tar:
+            for m in tar:
+                if m.isfile() and m.name.lower().endswith(exts):
+                    offer(m.name, lambda m=m: tar.extractfile(m).read())  # type: ignore[union-attr]
+    if not heap:
+        raise ValueError(f"image data {str(path)!r} has no images under a {split!r}/<class>/ folder")
+    class_index = {c: i for i, c in enumerate(sorted(classes))}
+    items = sorted(heap, key=lambda t: -t[0])
+    xs, ys = [], []
+    for _, name, data in items:
+        img = Image.open(io.BytesIO(data)).convert("RGB")
+        if size is not None and img.size != (size, size):
+            img = img.resize((size, size), Image.BILINEAR)
+        xs.append(torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255.0)
+        ys.append(class_index[name.split("/")[-2]])
+    x = torch.stack(xs)
+    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    return x, torch.tensor(ys, dtype=torch.long)
+
+
+# ------------------------------------------------------------------------------------------- spaces
+
+
+def arch_parser(space: Any) -> Callable[[str], Any]:
+    """How to turn a ground-truth table's arch entry into a genotype of ``space``: the space's
+    ``parse_arch`` method, else its module's ``parse_arch_string`` (→ choices → ``space.decode``)."""
+    if hasattr(space, "parse_arch"):
+        return space.parse_arch
+    module = sys.modules.get(type(space).__module__)
+    parse = getattr(module, "parse_arch_string", None)
+    if parse is None:
+        raise ValueError(f"space {getattr(space, 'name', space)!r} cannot read arch strings of a truth table")
+    return lambda a: space.decode(parse(a))
+
+
+def arch_formatter(space: Any) -> Callable[[Any], str]:
+    if hasattr(space, "arch_string"):
+        return space.arch_string
+    from nas.graph import canonical_key
+
+    return canonical_key
+
+
+def get_space(space: Any) -> Any:
+    if isinstance(space, str):
+        from nas.registry import SPACES
+
+        return SPACES[space]()
+    return space
+
+
+# ------------------------------------------------------------------------------------------ proxies
+
+
+@dataclass
+class ProxyResult:
+    name: str
+    kind: str  # "zero-cost" or "training"
+    scores: list[float]
+    cpu_s: list[float]
+    wall_s: list[float]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, truth: Sequence[float]) -> dict[str, Any]:
+        s = P.finite_or_worst(self.scores)
+        n_bad = int(np.sum(~np.isfinite(np.asarray(self.scores, dtype=np.float64))))
+        return {
+            "proxy": self.name,
+            "kind": self.kind,
+            "n": len(s),
+            "spearman": round(spearman(s, truth), 4),
+            "kendall": round(kendall(s, truth), 4),
+            "top10_precision": round(top_precision(s, truth, 0.1), 4),
+            "cpu_s_per_candidate": round(float(np.mean(self.cpu_s)), 3),
+            "wall_s_per_candidate": round(float(np.mean(self.wall_s)), 3),
+            "non_finite": n_bad,
+            **({"info": self.info} if self.info else {}),
+        }
+
+
+TrainingEvaluator = Callable[[Any, str, int], tuple[float, float, float]]
+"""``(genotype, preset spec, seed) -> (score, cpu_s, wall_s)`` — a short training run's validation
+accuracy (see :func:`training_evaluator`)."""
+
+
+def training_presets() -> dict[str, Any]:
+    """The training presets of :mod:`nas.presets` (empty when the module is not available)."""
+    try:
+        from nas import presets
+    except ImportError:
+        return {}
+    table = getattr(presets, "PRESETS", None)
+    return dict(table) if isinstance(table, Mapping) else {}
+
+
+def parse_preset_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``"tiny"`` or ``"tiny:epochs=4,image_size=16"`` → (preset name, overrides)."""
+    name, _, rest = spec.partition(":")
+    overrides: dict[str, str] = {}
+    for item in filter(None, (t.strip() for t in rest.split(","))):
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            raise ValueError(f"preset override {item!r} in {spec!r} must be FIELD=VALUE")
+        overrides[k.strip()] = v.strip()
+    return name.strip(), overrides
+
+
+def resolve_preset(spec: str) -> Any:
+    """A preset spec (see :func:`parse_preset_spec`) → :class:`nas.presets.Preset`."""
+    from nas.presets import get_preset
+
+    name, overrides = parse_preset_spec(spec)
+    return get_preset(name, **overrides)
+
+
+def training_evaluator(
+    data: str | Path | None, *, dataset: str = "cifar10", eval_val: bool = True
+) -> TrainingEvaluator:
+    """A :data:`TrainingEvaluator`: shrink the genotype by the preset (``nas.presets.apply_preset``),
+    train it with ``nas.train.train`` on ``dataset`` from ``data`` (split and subset by the preset, the
+    data set loaded once per distinct data options) and score it by validation top-1. The cost is
+    the training's process CPU time (data loading is shared by all candidates and not charged)."""
+    import dataclasses
+
+    from nas.data import load_dataset
+    from nas.presets import apply_preset
+    from nas.train import train
+
+    datasets: dict[str, Any] = {}
+
+    def run(genotype: Any, spec: str, seed: int) -> tuple[float, float, float]:
+        preset = resolve_preset(spec)
+        opts = preset.data_options()
+        if eval_val and not opts.get("val_size"):
+            raise ValueError(f"preset {spec!r} has no validation split (val_size=0): it cannot rank")
+        key = json.dumps(opts, sort_keys=True, default=str)
+        if key not in datasets:
+            datasets[key] = load_dataset(dataset, data_dir=data, **opts)
+        net = apply_preset(genotype, preset)
+        cfg = dataclasses.replace(preset.train_config(), seed=seed, evaluate_test=False)
+        t0, w0 = time.process_time(), time.perf_counter()
+        result = train(net, datasets[key], cfg)
+        return float(result["val_top1"]), time.process_time() - t0, time.perf_counter() - w0
+
+    return run
+
+
+def split_proxies(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Proxy names → (zero-cost names, training preset specs); ``ValueError`` for an unknown one.
+
+    A training preset is a name of ``nas.presets.PRESETS``, optionally with overrides:
+    ``tiny:epochs=4,image_size=16`` (see :func:`parse_preset_spec`)."""
+    zero, train = [], []
+    presets = None
+    for n in names:
+        if n in P.PROXIES:
+            zero.append(n)
+            continue
+        if presets is None:
+            presets = training_presets()
+        base, overrides = parse_preset_spec(n)
+        if base in presets:
+            if overrides:
+                resolve_preset(n)  # bad fields / values fail now, before any work
+            train.append(n)
+            continue
+        known = sorted(P.PROXIES) + sorted(presets)
+        raise ValueError(f"unknown proxy {n!r}; zero-cost proxies and training presets: {', '.join(known)}")
+    if not zero and not train:
+        raise ValueError("no proxies given")
+    return zero, train
+
+
+def parse_proxy_list(text: str | Sequence[str]) -> list[str]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    names = [s.strip() for s in items if s.strip()]
+    if not names:
+        raise ValueError("no proxies given")
+    if len(set(names)) != len(names):
+        raise ValueError(f"proxy listed twice in {', '.join(names)}")
+    return names
+
+
+# ---------------------------------------------------------------------------------------- calibrate
+
+
+@dataclass
+class Calibration:
+    space: str
+    truth_path: str
+    target_column: str
+    seed: int
+    archs: list[str]
+    truth: list[float]
+    results: list[ProxyResult]
+    settings: dict[str, Any]
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [r.summary(self.truth) for r in self.results]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "space": self.space,
+            "truth": self.truth_path,
+            "target_column": self.target_column,
+            "seed": self.seed,
+            "n_archs": len(self.archs),
+            "settings": self.settings,
+            "summary": self.summary(),
+            "archs": self.archs,
+            "target": self.truth,
+            "scores": {r.name: [_finite(v) for v in r.scores] for r in self.results},
+            "cpu_s": {r.name: [round(c, 4) for c in r.cpu_s] for r in self.results},
+            "wall_s": {r.name: [round(c, 4) for c in r.wall_s] for r in self.results},
+            "kinds": {r.name: r.kind for r in self.results},
+            "info": {r.name: r.info for r in self.results if r.info},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
+        """Read back :meth:`to_dict` (a calibration JSON)."""
+        results = []
+        for name, scores in d["scores"].items():
+            cpu = d["cpu_s"][name]
+            results.append(
+                ProxyResult(
+                    name,
+                    d.get("kinds", {}).get(name, "zero-cost" if name in P.PROXIES else "training"),
+                    [float("-inf") if v is None else float(v) for v in scores],
+                    list(cpu),
+                    list(d.get("wall_s", {}).get(name, cpu)),
+                    info=d.get("info", {}).get(name, {}),
+                )
+            )
+        return cls(
+            d["space"], d["truth"], d["target_column"], d["seed"], list(d["archs"]), list(d["target"]),
+            results, dict(d.get("settings", {})),
+        )  # fmt: skip
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"calibration file {str(path)!r} does not exist")
+    return Calibration.from_dict(json.loads(path.read_text()))
+
+
+def merge_calibrations(cals: Sequence[Calibration]) -> Calibration:
+    """One calibration with every proxy of ``cals`` (runs over the same architectures, e.g. run in
+    parallel); a proxy present in several keeps its first run."""
+    first = cals[0]
+    for c in cals[1:]:
+        if c.archs != first.archs or c.target_column != first.target_column:
+            raise ValueError("calibrations to merge must cover the same architectures and target")
+    seen: dict[str, ProxyResult] = {}
+    for c in cals:
+        for r in c.results:
+            seen.setdefault(r.name, r)
+    settings = dict(first.settings, merged=[c.settings for c in cals])
+    return Calibration(
+        first.space, first.truth_path, first.target_column, first.seed, first.archs, first.truth,
+        list(seen.values()), settings,
+    )  # fmt: skip
+
+
+def calibrate(
+    space: Any = "nb201",
+    proxies: Sequence[str] = DEFAULT_ZERO_COST,
+    truth: str | Path = DEFAULT_TRUTH,
+    *,
+    arch_column: str = DEFAULT_ARCH_COLUMN,
+    target_column: str = DEFAULT_TARGET_COLUMN,
+    sample: int = 100,
+    seed: int = 0,
+    data: str | Path | None = DEFAULT_DATA,
+    batch_size: int = 64,
+    batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+    threads: int | None = 1,
+    trainer: TrainingEvaluator | None = None,
+    progress: Callable[[str], None] | None = None,
+    ensembles: Sequence[str] = (),
+) -> Calibration:
+    """Score a seeded sample of ``sample`` architectures of the truth table with every proxy.
+
+    Zero-cost proxies share one network per architecture (weights seeded by ``seed``) and one minibatch
+    of ``batch_size`` images from ``data`` (or the given ``batch``); each proxy's cost is its own
+    CPU time plus the network build. Training presets run through ``trainer`` (default:
+    :func:`training_evaluator` on ``data``). ``threads`` sets ``torch.set_num_threads`` for the run so
+    CPU-seconds are comparable (default 1).
+
+    ``ensembles``: rank ensembles of proxies in the list, ``"synflow+tiny"`` = the mean of their
+    rank-normalised scores, costing the sum of their costs.
+    """
+    zero, train = split_proxies(list(proxies))
+    parts = [parse_ensemble(e, proxies) for e in ensembles]
+    sp = get_space(space)
+    parse = arch_parser(sp)
+    rows = sample_rows(load_truth(truth, arch_column, target_column), sample, seed)
+    genotypes = []
+    for a, _ in rows:
+        try:
+            genotypes.append(parse(a))
+        except ValueError as e:
+            raise ValueError(f"ground-truth arch {a!r} is not a member of space {sp.name!r}: {e}") from None
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        if zero and batch is None and any(P.PROXIES[z].needs_data for z in zero):
+            if data is None:
+                raise ValueError("zero-cost proxies need images: give a data path or a batch")
+            size = getattr(sp, "layout", {}).get("input_size")
+            batch = load_image_batch(data, batch_size, seed=seed, size=size)
+        if batch is None:
+            size = genotypes[0].input_size
+            batch = (torch.zeros((2, *size)), torch.zeros(2, dtype=torch.long))
+        results = {n: ProxyResult(n, "zero-cost", [], [], []) for n in zero}
+        if zero:  # warm-up, untimed: plugin imports and first-call overheads are not per-candidate costs
+            P.build_scored(genotypes[0], zero, batch, seed=seed)
+        for i, g in enumerate(genotypes):
+            scored = P.build_scored(g, zero, batch, seed=seed) if zero else {}
+            for n, r in scored.items():
+                results[n].scores.append(r["score"])
+                results[n].cpu_s.append(r["cpu_s"])
+                results[n].wall_s.append(r["wall_s"])
+            if progress:
+                progress(f"[{i + 1}/{len(genotypes)}] {rows[i][0]}")
+        if train:
+            run = trainer or training_evaluator(data)
+            for n in train:
+                info = {"preset": _jsonable(resolve_preset(n).to_dict())} if trainer is None else {}
+                res = ProxyResult(n, "training", [], [], [], info=info)
+                for i, g in enumerate(genotypes):
+                    s, c, w = run(g, n, seed)
+                    res.scores.append(s)
+                    res.cpu_s.append(c)
+                    res.wall_s.append(w)
+                    if progress:
+                        progress(f"[{n} {i + 1}/{len(genotypes)}] acc={s:.4f} cpu={c:.1f}s")
+                results[n] = res
+    finally:
+        torch.set_num_threads(old_threads)
+    settings = {
+        "proxies": list(proxies),
+        "batch_size": int(batch[0].shape[0]),
+        "data": str(data) if data is not None else None,
+        "threads": threads or old_threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": _cpu_count(),
+    }
+    return Calibration(
+        space=sp.name,
+        truth_path=str(truth),
+        target_column=target_column,
+        seed=seed,
+        archs=[a for a, _ in rows],
+        truth=[t for _, t in rows],
+        results=[results[n] for n in proxies]
+        + [ensemble(e, [results[n] for n in p]) for e, p in zip(ensembles, parts)],
+        settings=settings,
+    )
+
+
+def parse_ensemble(spec: str, proxies: Sequence[str]) -> list[str]:
+    """``"synflow+tiny"`` → ``["synflow", "tiny"]``; every member must be one of ``proxies``."""
+    names = [n.strip() for n in spec.split("+")]
+    if len(names) < 2 or not all(names):
+        raise ValueError(f"ensemble {spec!r} must name two or more proxies joined by '+'")
+    missing = [n for n in names if n not in proxies]
+    if missing:
+        raise ValueError(f"ensemble {spec!r}: {', '.join(map(repr, missing))} is not among the proxies")
+    return names
+
+
+def ensemble(name: str, members: Sequence[ProxyResult]) -> ProxyResult:
+    """Mean of the members' rank-normalised scores (non-finite scores ranked worst); costs add up."""
+    n = len(members[0].scores)
+    ranks = np.mean([rankdata(P.finite_or_worst(m.scores)) / n for m in members], axis=0)
+    kind = "training" if any(m.kind == "training" for m in members) else "zero-cost"
+    return ProxyResult(
+        name,
+        kind,
+        [float(r) for r in ranks],
+        [float(sum(c)) for c in zip(*(m.cpu_s for m in members))],
+        [float(sum(w)) for w in zip(*(m.wall_s for m in members))],
+        info={"ensemble": [m.name for m in members]},
+    )
+
+
+def _cpu_count() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _jsonable(obj: Any) -> Any:
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "__dataclass_fields__"):
+        return _jsonable(asdict(obj))
+    return str(obj)
+
+
+# ------------------------------------------------------------------------------------------ outputs
+
+SUMMARY_COLUMNS = (
+    "proxy",
+    "kind",
+    "n",
+    "spearman",
+    "kendall",
+    "top10_precision",
+    "cpu_s_per_candidate",
+    "wall_s_per_candidate",
+    "non_finite",
+)
+
+
+def format_table(summary: Sequence[Mapping[str, Any]]) -> str:
+    w = max([16, *(len(str(r["proxy"])) for r in summary)])
+    head = (
+        f"{'proxy':{w}s} {'kind':9s} {'n':>5s} {'spearman':>9s} {'kendall':>8s} {'top10%':>7s} "
+        f"{'cpu_s/cand':>10s}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in summary:
+        lines.append(
+            f"{r['proxy']:{w}s} {r['kind']:9s} {r['n']:5d} {r['spearman']:9.3f} {r['kendall']:8.3f} "
+            f"{r['top10_precision']:7.2f} {r['cpu_s_per_candidate']:10.2f}"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(cal: Calibration, out_dir: str | Path, name: str = "calibration") -> dict[str, Path]:
+    """Write ``<name>.csv`` (summary), ``<name>.json`` (summary + per-arch scores) and ``<name>.png``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = cal.summary()
+    paths = {"csv": out_dir / f"{name}.csv", "json": out_dir / f"{name}.json", "png": out_dir / f"{name}.png"}
+    with paths["csv"].open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(summary)
+    paths["json"].write_text(json.dumps(cal.to_dict(), indent=1, default=_json_default) + "\n")
+    plot(summary, paths["png"], title=f"{cal.space}: proxy rank fidelity vs cost ({len(cal.archs)} archs)")
+    return paths
+
+
+def _json_default(o: Any) -> Any:
+    return str(o)
+
+
+def _finite(v: float) -> float | None:
+    """JSON has no infinities: a non-finite score is written as null."""
+    return float(v) if math.isfinite(v) else None
+
+
+def plot(summary: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    colors = {"zero-cost": "tab:blue", "training": "tab:orange"}
+    placed: list[tuple[float, float]] = []
+    ys = []
+    for r in summary:
+        x, y = max(r["cpu_s_per_candidate"], 1e-3), r["spearman"]
+        if not math.isfinite(y):
+            continue
+        ys.append(y)
+        ax.scatter([x], [y], color=colors.get(r["kind"], "tab:gray"), s=40, zorder=3)
+        # points that (nearly) coincide get their labels stacked instead of overprinted
+        near = sum(1 for px, py in placed if abs(math.log10(px / x)) < 0.08 and abs(py - y) < 0.02)
+        placed.append((x, y))
+        ax.annotate(r["proxy"], (x, y), textcoords="offset points", xytext=(5, 4 - 10 * near), fontsize=8)
+    if ys:
+        ax.set_ylim(min(min(ys), 0.8) - 0.05, max(max(ys), 0.8) + 0.05)
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU-seconds per candidate (log)")
+    ax.set_ylabel("Spearman ρ vs ground truth")
+    ax.axhline(0.8, color="gray", lw=0.8, ls="--")
+    ax.grid(True, which="both", alpha=0.3)
+    for kind, c in colors.items():
+        ax.scatter([], [], color=c, label=kind)
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------------------- prescreen
+
+
+def parse_prescreen(spec: str) -> tuple[str, int]:
+    """``"synflow:1000"`` → ``("synflow", 1000)``."""
+    name, sep, n = spec.partition(":")
+    if not sep or not n.strip().isdigit() or int(n) < 1:
+        raise ValueError(f"--prescreen must be PROXY:N (e.g. synflow:1000), got {spec!r}")
+    P.get_proxy(name)
+    return name, int(n)
+
+
+def prescreen(
+    space: Any,
+    proxy: str,
+    n: int,
+    top: int,
+    rng: random.Random,
+    *,
+    batch: tuple[torch.Tensor, torch.Tensor] | torch.Tensor | None = None,
+    seed: int = 0,
+    candidates: Sequence[Any] | None = None,
+) -> list[tuple[Any, float]]:
+    """Zero-cost pre-screen: sample ``n`` distinct members of ``space`` (or take ``candidates``), score
+    each with ``proxy`` and return the ``top`` best as ``(genotype, score)``, best first.
+
+    ``batch``: images (and labels) for data-dependent proxies (synflow, params and macs need none).
+    Network weights are seeded by ``seed``. Ties keep the sampling order.
+    """
+    p = P.get_proxy(proxy)
+    if top < 1 or n < 1:
+        raise ValueError(f"prescreen needs n ≥ 1 and top ≥ 1, got n={n}, top={top}")
+    sp = get_space(space)
+    if candidates is None:
+        candidates = _distinct_sample(sp, n, rng)
+    if batch is None:
+        if p.needs_data:
+            raise ValueError(f"proxy {proxy!r} needs a batch of images")
+        size = candidates[0].input_size
+        batch = torch.zeros((1, *size))
+    scored = []
+    for g in candidates:
+        s = P.build_scored(g, [proxy], batch, seed=seed)[proxy]["score"]
+        scored.append((g, s))
+    values = P.finite_or_worst([s for _, s in scored])
+    order = sorted(range(len(scored)), key=lambda i: -values[i])
+    return [scored[i] for i in order[:top]]
+
+
+def _distinct_sample(space: Any, n: int, rng: random.Random) -> list[Any]:
+    size = space.size()
+    if n >= size:
+        return list(space.enumerate(limit=size))
+    seen: set[tuple] = set()
+    out = []
+    while len(out) < n:
+        c = space.sample_choices(rng)
+        key = tuple(sorted(c.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(space.decode(c))
+    return out
+
+
+@dataclass
+class StrategyCurve:
+    name: str
+    budgets_h: list[float]
+    mean_best: list[float]
+    regret: list[float]
+
+
+def simulate_prescreen(
+    truth: Sequence[float],
+    scores: Sequence[float],
+    *,
+    proxy_cost_s: float,
+    train_cost_s: float,
+    n_screen: int,
+    top: int,
+    budgets_h: Sequence[float],
+    repeats: int = 200,
+    seed: int = 0,
+) -> dict[str, StrategyCurve]:
+    """Simulate two searches over a pool (the ground-truth table), each run ``repeats`` times.
+
+    * ``train-all``: train random candidates one after another (``train_cost_s`` each); the result is
+      the best ground-truth accuracy among those trained within the budget.
+    * ``prescreen``: score ``n_screen`` random candidates with the proxy (``proxy_cost_s`` each), then
+      train the best ``top`` by proxy score in order, as many as the budget allows.
+
+    Training is assumed to reveal the ground truth (the most favourable case for ``train-all``).
+    Returns mean best accuracy and mean regret (pool optimum − found) at each budget (CPU-hours).
+    """
+    t = np.asarray(truth, dtype=np.float64)
+    s = P.finite_or_worst(scores)
+    n_pool = len(t)
+    if n_screen > n_pool:
+        raise ValueError(f"n_screen={n_screen} exceeds the pool of {n_pool} scored architectures")
+    best_pool = float(t.max())
+    rng = np.random.default_rng(seed)
+    budgets_s = np.asarray(budgets_h, dtype=np.float64) * 3600.0
+    found = {
+        "train-all": np.zeros((repeats, len(budgets_s))),
+        "prescreen": np.zeros((repeats, len(budgets_s))),
+    }
+    for r in range(repeats):
+        perm = rng.permutation(n_pool)
+        for b, budget in enumerate(budgets_s):
+            k = int(budget // train_cost_s)
+            found["train-all"][r, b] = t[perm[: max(k, 0)]].max() if k >= 1 else np.nan
+            screened = perm[:n_screen]
+            left = budget - n_screen * proxy_cost_s
+            k = int(left // train_cost_s) if left > 0 else 0
+            if k >= 1:
+                ranked = screened[np.argsort(-s[screened], kind="mergesort")][: min(top, k)]
+                found["prescreen"][r, b] = t[ranked].max()
+            else:
+                found["prescreen"][r, b] = np.nan
+    out = {}
+    for name, arr in found.items():
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # budgets too small to train anything: nan
+            mean = np.nanmean(arr, axis=0)
+        out[name] = StrategyCurve(
+            name, list(map(float, budgets_h)), [float(v) for v in mean], [float(best_pool - v) for v in mean]
+        )
+    return out
+
+
+# -------------------------------------------------------------------------------------------- CLI
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``nas calibrate`` on the CLI's subparsers."""
+    c = sub.add_parser(
+        "calibrate",
+        help="rank fidelity (Spearman, Kendall, top-10%%) and cost of proxies against a ground-truth table",
+    )
+    c.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    c.add_argument(
+        "--proxies",
+        default=None,
+        help="comma-separated zero-cost proxies and/or training preset names "
+        f"(default: {','.join(DEFAULT_ZERO_COST)}, or none when --preset is given)",
+    )
+    c.add_argument(
+        "--preset",
+        action="append",
+        default=[],
+        metavar="NAME[:FIELD=VALUE,...]",
+        help="a training preset to calibrate, with optional overrides (repeatable), "
+        "e.g. tiny:epochs=4,image_size=16",
+    )
+    c.add_argument(
+        "--truth", type=Path, default=DEFAULT_TRUTH, help=f"ground-truth CSV (default: {DEFAULT_TRUTH})"
+    )
+    c.add_argument(
+        "--ensemble",
+        action="append",
+        default=[],
+        metavar="A+B",
+        help="also report the rank ensemble of listed proxies/presets (repeatable), e.g. synflow+tiny",
+    )
+    c.add_argument("--arch-column", default=DEFAULT_ARCH_COLUMN)
+    c.add_argument("--target-column", default=DEFAULT_TARGET_COLUMN)
+    c.add_argument("--sample", type=int, default=100, help="architectures to evaluate (seeded sample)")
+    c.add_argument("--seed", type=int, default=0, help="seeds the sample, the minibatch and the weights")
+    c.add_argument("--data", type=Path, default=DEFAULT_DATA, help="images (ImageFolder .tar.gz or folder)")
+    c.add_argument("--batch-size", type=int, default=64, help="minibatch of the zero-cost proxies")
+    c.add_argument("--threads", type=int, default=1, help="torch threads while measuring (default 1)")
+    c.add_argument("-o", "--output-dir", type=Path, default=None, help="write NAME.csv/.json/.png here")
+    c.add_argument("--name", default="calibration", help="output file stem (default: calibration)")
+    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.set_defaults(func=_cli)
+
+
+def _cli(args: Any) -> None:
+    if args.proxies is None:
+        names = [] if args.preset else list(DEFAULT_ZERO_COST)
+    else:
+        names = parse_proxy_list(args.proxies)
+    names += [p.strip() for p in args.preset]
+    if len(set(names)) != len(names):
+        raise ValueError(f"proxy listed twice in {', '.join(names)}")
+    split_proxies(names)  # unknown names fail before any work
+    if args.sample < 2:
+        raise ValueError(f"--sample must be at least 2, got {args.sample}")
+    if args.batch_size < 2:
+        raise ValueError(f"--batch-size must be at least 2, got {args.batch_size}")
+    for e in args.ensemble:
+        parse_ensemble(e, names)
+    load_truth(args.truth, args.arch_column, args.target_column)  # fail fast on file / columns
+    cal = calibrate(
+        args.space,
+        names,
+        args.truth,
+        arch_column=args.arch_column,
+        target_column=args.target_column,
+        sample=args.sample,
+        seed=args.seed,
+        data=args.data,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        ensembles=args.ensemble,
+        progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    summary = cal.summary()
+    if args.format == "json":
+        print(json.dumps(summary, indent=1))
+    else:
+        print(format_table(summary))
+    if args.output_dir is not None:
+        for p in write_outputs(cal, args.output_dir, args.name).values():
+            print(p, file=sys.stderr)
