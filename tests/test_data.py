@@ -13,23 +13,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from shared_data import CIFAR_TAR
 
 import nas.data as D
 from nas.augment import AugmentSpec, TensorLoader, crop_flip, cutout_, epoch_generator
 from nas.data import DataError, balanced_split, balanced_subset, load_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-CIFAR_TAR = next(
-    (
-        p
-        for p in (
-            ROOT.parent / "shared/data/cifar10-jpeg.tar.gz",
-            Path("/work/shared/data/cifar10-jpeg.tar.gz"),
-        )
-        if p.is_file()
-    ),
-    None,
-)
 
 
 def make_folder(root: Path, classes=("cat", "dog", "emu"), n_train=6, n_test=3, size=12, split=True, seed=0):

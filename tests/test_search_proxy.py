@@ -11,23 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = next(
-    (
-        p
-        for p in (
-            ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz",
-            Path("/work/shared/data/cifar10-jpeg.tar.gz"),
-        )
-        if p.is_file()
-    ),
-    None,
-)
+from shared_data import CIFAR_TAR as DATA
+from shared_data import ROOT
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from shared_data import CIFAR_TAR
 
 import nas
 from nas.data import load_dataset
@@ -28,18 +28,6 @@ from nas.train import (
     train,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CIFAR_TAR = next(
-    (
-        p
-        for p in (
-            ROOT.parent / "shared/data/cifar10-jpeg.tar.gz",
-            Path("/work/shared/data/cifar10-jpeg.tar.gz"),
-        )
-        if p.is_file()
-    ),
-    None,
-)
 # the same subset as tests/test_data.py, so that one session decodes the JPEGs once
 REAL = {"val_size": 0, "train_subset": 2000, "test_subset": 1000}
 TIMING = ("train_seconds", "images_per_second", "data_wait_fraction", "peak_memory_mb")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from shared_data import randomize_bn
 from torch import nn
 from torchvision.models.densenet import _DenseBlock, _Transition
 
@@ -33,18 +34,6 @@ def check_outputs(ref: nn.Module, ours: nas.NetworkModule, size: int, seed: int 
         a, b = ref(x), ours(x)
     assert a.shape == b.shape
     assert rel_err(a, b) < 1e-5
-
-
-def randomize_bn(model: nn.Module) -> None:
-    """Non-trivial BN statistics so eval-mode outputs exercise every affine parameter and buffer."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
 
 
 @pytest.mark.parametrize("name", list(DEPTHS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from shared_data import randomize_bn
 from torch import nn
 
 import nas
@@ -202,18 +203,6 @@ REFERENCES = {
 
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
-
-
-def randomize_bn(model: nn.Module) -> None:
-    """Non-trivial BN statistics so that eval-mode outputs exercise every BN tensor."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
 
 
 @pytest.mark.parametrize(
