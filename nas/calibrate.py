@@ -233,7 +233,7 @@ def get_space(space: Any) -> Any:
 @dataclass
 class ProxyResult:
     name: str
-    kind: str  # "zero-cost" or "training"
+    kind: str  # "zero-cost", "training" or "ensemble"
     scores: list[float]
     cpu_s: list[float]
     wall_s: list[float]
@@ -403,7 +403,7 @@ class Calibration:
             results.append(
                 ProxyResult(
                     name,
-                    d.get("kinds", {}).get(name, "zero-cost" if name in P.PROXIES else "training"),
+                    d.get("kinds", {}).get(name, _default_kind(name)),
                     [float("-inf") if v is None else float(v) for v in scores],
                     list(cpu),
                     list(d.get("wall_s", {}).get(name, cpu)),
@@ -414,6 +414,10 @@ class Calibration:
             d["space"], d["truth"], d["target_column"], d["seed"], list(d["archs"]), list(d["target"]),
             results, dict(d.get("settings", {})),
         )  # fmt: skip
+
+
+def _default_kind(name: str) -> str:
+    return "zero-cost" if name in P.PROXIES else "ensemble" if "+" in name else "training"
 
 
 def load_calibration(path: str | Path) -> Calibration:
@@ -556,10 +560,9 @@ def ensemble(name: str, members: Sequence[ProxyResult]) -> ProxyResult:
     """Mean of the members' rank-normalised scores (non-finite scores ranked worst); costs add up."""
     n = len(members[0].scores)
     ranks = np.mean([rankdata(P.finite_or_worst(m.scores)) / n for m in members], axis=0)
-    kind = "training" if any(m.kind == "training" for m in members) else "zero-cost"
     return ProxyResult(
         name,
-        kind,
+        "ensemble",
         [float(r) for r in ranks],
         [float(sum(c)) for c in zip(*(m.cpu_s for m in members))],
         [float(sum(w)) for w in zip(*(m.wall_s for m in members))],
@@ -649,7 +652,7 @@ def plot(summary: Sequence[Mapping[str, Any]], path: str | Path, title: str = ""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    colors = {"zero-cost": "tab:blue", "training": "tab:orange"}
+    colors = {"zero-cost": "tab:blue", "training": "tab:orange", "ensemble": "tab:green"}
     placed: list[tuple[float, float]] = []
     ys = []
     for r in summary:
@@ -659,7 +662,7 @@ def plot(summary: Sequence[Mapping[str, Any]], path: str | Path, title: str = ""
         ys.append(y)
         ax.scatter([x], [y], color=colors.get(r["kind"], "tab:gray"), s=40, zorder=3)
         # points that (nearly) coincide get their labels stacked instead of overprinted
-        near = sum(1 for px, py in placed if abs(math.log10(px / x)) < 0.08 and abs(py - y) < 0.02)
+        near = sum(1 for px, py in placed if abs(math.log10(px / x)) < 0.6 and abs(py - y) < 0.015)
         placed.append((x, y))
         ax.annotate(r["proxy"], (x, y), textcoords="offset points", xytext=(5, 4 - 10 * near), fontsize=8)
     if ys:

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import CIFAR_TAR
 
 from nas import calibrate as C
 from nas.cli import main
 
 nb201 = pytest.importorskip("search_spaces.nb201")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
     "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
@@ -113,9 +113,9 @@ def test_image_batch_is_seeded(tmp_path: Path) -> None:
         C.load_image_batch(root, 4, split="nope")
 
 
-@pytest.mark.skipif(not (SHARED / "cifar10-jpeg.tar.gz").is_file(), reason="shared CIFAR-10 tar absent")
+@pytest.mark.skipif(CIFAR_TAR is None, reason="shared CIFAR-10 tar absent")
 def test_real_cifar_batch() -> None:
-    x, y = C.load_image_batch(SHARED / "cifar10-jpeg.tar.gz", 16, seed=0)
+    x, y = C.load_image_batch(CIFAR_TAR, 16, seed=0)
     assert x.shape == (16, 3, 32, 32) and y.max() < 10
     assert abs(float(x.mean())) < 0.5  # normalised
 
