@@ -173,6 +173,11 @@ class Ledger:
         self.cpu_hours += c
         return g, c
 
+    def charge_cpu(self, cpu_s: float, what: str) -> None:
+        """Book CPU time spent outside trials (a zero-cost pre-screen on the driver) as CPU-hours."""
+        self.cpu_hours += max(0.0, float(cpu_s)) / 3600.0
+        self.extra[f"{what}_cpu_s"] = self.extra.get(f"{what}_cpu_s", 0.0) + float(cpu_s)
+
     def mean_trial_wall(self) -> float | None:
         return self.trial_wall_s / self.launched if self.launched else None
 

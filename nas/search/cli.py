@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nas.search.objectives import DEFAULT_PRESET
 from nas.search.run import DEFAULT_BASELINES, SearchConfig, load_config, run_search
 
 _RESUMABLE = (
@@ -52,9 +53,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("objective")
     o.add_argument(
         "--objective",
-        choices=("train", "table", "synthetic"),
         default=None,
-        help="what a trial measures (default: train)",
+        metavar="{train,table,zero-cost:PROXY,synthetic}",
+        help="what a trial measures (default: train); zero-cost:synflow scores each candidate with a "
+        "zero-cost proxy on one minibatch instead of training it",
     )
     o.add_argument("--table", type=Path, help="tabular benchmark CSV (NAS-Bench-201-style arch strings)")
     o.add_argument(
@@ -62,12 +64,23 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument("--metric-column", help="table column holding the score (higher is better)")
     o.add_argument(
+        "--table-cost-s",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="table objective: charge each trial S seconds as if it had been trained (what-if budgets)",
+    )
+    o.add_argument(
         "--dataset", default="cifar10", help="training objective: data set name (default: cifar10)"
     )
     o.add_argument(
         "--data-dir", "--data", dest="data", help="training objective: data set path (directory or archive)"
     )
-    o.add_argument("--preset", default=None, help="training objective: fidelity preset (default: tiny)")
+    o.add_argument(
+        "--preset",
+        default=None,
+        help=f"training objective: fidelity preset (default: {DEFAULT_PRESET}, tuned for rank fidelity)",
+    )
     o.add_argument(
         "--train-opt",
         action="append",
@@ -75,6 +88,25 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="training objective: override a preset field (repeatable)",
+    )
+    z = p.add_argument_group("zero-cost proxies")
+    z.add_argument(
+        "--zero-cost",
+        default=None,
+        metavar="PROXIES",
+        help="also record these zero-cost proxies for every trial, as zc_<proxy> columns "
+        "(e.g. synflow,naswot,params)",
+    )
+    z.add_argument(
+        "--prescreen",
+        default=None,
+        metavar="PROXY:N",
+        help="score N distinct candidates with a zero-cost proxy first and train the best --train-top "
+        "of them before the strategy's proposals (e.g. synflow:1000)",
+    )
+    z.add_argument("--train-top", type=int, default=None, metavar="K", help="with --prescreen: train K")
+    z.add_argument(
+        "--proxy-batch", type=int, default=64, help="images in the zero-cost minibatch (default: 64)"
     )
     o.add_argument("--synthetic-sleep", type=float, default=0.0, help=argparse.SUPPRESS)
     o.add_argument("--synthetic-epochs", type=int, default=0, help=argparse.SUPPRESS)
@@ -170,20 +202,31 @@ def add_parser(sub: Any) -> None:
 
 def _objective(args: argparse.Namespace) -> dict[str, Any]:
     kind = args.objective or "train"
+    data = str(Path(args.data).resolve()) if args.data else None
+    if kind.startswith("zero-cost"):
+        proxy = kind.partition(":")[2]
+        if not proxy:
+            raise ValueError("--objective zero-cost needs a proxy: zero-cost:synflow, zero-cost:naswot, …")
+        return {"kind": "zero-cost", "proxy": proxy, "dataset": args.dataset, "data": data}
+    if kind not in ("train", "table", "synthetic"):
+        raise ValueError(
+            f"unknown --objective {kind!r} (choose from train, table, zero-cost:PROXY, synthetic)"
+        )
     if kind == "table":
         return {
             "kind": "table",
             "table": str(Path(args.table).resolve()) if args.table else None,
             "arch_column": args.arch_column,
             "metric_column": args.metric_column,
+            "cost_s": args.table_cost_s,
         }
     if kind == "synthetic":
         return {"kind": "synthetic", "sleep": args.synthetic_sleep, "epochs": args.synthetic_epochs}
     return {
         "kind": "train",
         "dataset": args.dataset,
-        "data": str(Path(args.data).resolve()) if args.data else None,
-        "preset": args.preset or "tiny",
+        "data": data,
+        "preset": args.preset or DEFAULT_PRESET,
         "train_overrides": dict(args.train_opt),
     }
 
@@ -206,6 +249,10 @@ def _common_config(args: argparse.Namespace) -> dict[str, Any]:
         asha=dict(args.asha_opt),
         profile=args.profile,
         quiet=bool(args.quiet),
+        zero_cost=[n for n in (args.zero_cost or "").split(",") if n.strip()],
+        proxy_batch=args.proxy_batch,
+        prescreen=args.prescreen,
+        train_top=args.train_top,
     )
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 Report = Callable[[dict[str, Any]], None]
+#: a search's training proxy unless --preset says otherwise (see benchmarks/results/CALIBRATION.md)
+DEFAULT_PRESET = "rank"
 
 
 @dataclass
@@ -45,6 +47,10 @@ class Job:
     profile: bool = False  # measure params and MACs
     cpus: float = 1.0
     gpus: float = 0.0
+    zero_cost: list[str] = field(default_factory=list)  # proxies recorded as zc_<name> metrics
+    zc_batch: dict[str, Any] | None = None  # nas.search.zero_cost.BatchSpec fields
+    zc_seed: int = 0  # weight seed of the zero-cost scores (one for the whole run: comparable)
+    zc_known: dict[str, float] = field(default_factory=dict)  # zc_<name> already measured (pre-screen)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,13 +118,22 @@ class TableObjective(Objective):
     Every arch string must be a member of the space (``ValueError`` naming the row otherwise); the score of a
     candidate is its row's metric (other numeric columns are reported as extra metrics). A candidate whose
     arch string is not in the table, or whose metric is empty, fails.
+
+    ``cost_s``: seconds of device time each looked-up trial is charged as if it had been trained (the
+    ``simulated_s`` metric; the run's ledger and budget count it), for what-if studies of budgeted
+    searches — e.g. a pre-screen against training every candidate — on a tabular benchmark.
     """
 
     kind = "table"
 
-    def __init__(self, path: str | Path, arch_column: str, metric_column: str, space: Any) -> None:
+    def __init__(
+        self, path: str | Path, arch_column: str, metric_column: str, space: Any, cost_s: float = 0.0
+    ) -> None:
         import pandas as pd
 
+        if not cost_s >= 0:
+            raise ValueError(f"--table-cost-s must be >= 0 seconds, got {cost_s!r}")
+        self.cost_s = float(cost_s)
         self.path = Path(path)
         if not self.path.is_file():
             raise ValueError(f"table {str(self.path)!r} does not exist")
@@ -173,6 +188,8 @@ class TableObjective(Objective):
             raise KeyError(f"arch {job.arch!r} is not in table {self.path.name!r}")
         out = {k: v for k, v in row.items() if math.isfinite(v)}
         out["score"] = row[self.metric_column]
+        if self.cost_s:
+            out["simulated_s"] = self.cost_s
         return out
 
     def best(self) -> tuple[str, float]:
@@ -195,6 +212,7 @@ class TableObjective(Objective):
             "arch_column": self.arch_column,
             "metric_column": self.metric_column,
             "rows": len(self.rows),
+            "cost_s": self.cost_s,
         }
 
 
@@ -251,7 +269,7 @@ class TrainObjective(Objective):
         self,
         dataset: str = "cifar10",
         data: str | None = None,
-        preset: str = "tiny",
+        preset: str = DEFAULT_PRESET,
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
         try:
@@ -301,8 +319,11 @@ class TrainObjective(Objective):
         full = describe(net.replace(aux=()))
         proxy = apply_preset(net, preset)
 
+        curve: list[list[float]] = []  # [epoch, val top-1] at each evaluation: per-rung calibration
+
         def on_epoch(_trainer: Any, rec: Mapping[str, Any]) -> None:
             if rec.get("val_top1") is not None:
+                curve.append([int(rec["epoch"]), float(rec["val_top1"])])
                 report(
                     {
                         "epoch": int(rec["epoch"]),
@@ -337,6 +358,7 @@ class TrainObjective(Objective):
             proxy_params=r.get("params"),
             proxy_macs=r.get("macs"),
             preset=self.preset,
+            curve=curve,
         )
         return out
 
@@ -361,17 +383,29 @@ def make_objective(kind: str, space: Any, **kw: Any) -> Objective:
         ]
         if missing:
             raise ValueError(f"--objective table needs {', '.join(missing)}")
-        return TableObjective(kw["table"], kw["arch_column"], kw["metric_column"], space)
+        return TableObjective(
+            kw["table"], kw["arch_column"], kw["metric_column"], space, cost_s=kw.get("cost_s") or 0.0
+        )
     if kind == "synthetic":
         return SyntheticObjective(sleep=kw.get("sleep") or 0.0, epochs=kw.get("epochs") or 0)
     if kind == "train":
         return TrainObjective(
             dataset=kw.get("dataset") or "cifar10",
             data=kw.get("data"),
-            preset=kw.get("preset") or "tiny",
+            preset=kw.get("preset") or DEFAULT_PRESET,
             overrides=kw.get("train_overrides"),
         )
-    raise ValueError(f"unknown objective {kind!r} (choose from table, train, synthetic)")
+    if kind == "zero-cost":
+        from nas.search.zero_cost import BatchSpec, ZeroCostObjective
+
+        spec = BatchSpec(
+            kw.get("dataset") or "cifar10",
+            kw.get("data"),
+            int(kw.get("batch_size") or 64),
+            int(kw.get("seed") or 0),
+        )
+        return ZeroCostObjective(kw.get("proxy") or "", spec, seed=int(kw.get("seed") or 0))
+    raise ValueError(f"unknown objective {kind!r} (choose from train, table, zero-cost:PROXY, synthetic)")
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -425,6 +459,22 @@ def _profile(genotype_json: str, objective: Objective) -> dict[str, Any]:
     return {"params": int(d["params"]), "macs": int(d["macs"])}
 
 
+def _zero_cost(job: Job, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The trial's ``zc_<proxy>`` columns; a proxy that fails leaves its column empty (the trial stands)."""
+    from nas.search.zero_cost import BatchSpec, column, zero_cost_metrics
+
+    known = {**job.zc_known, **{k: v for k, v in metrics.items() if k.startswith("zc_")}}
+    todo = [n for n in job.zero_cost if column(n) not in known]
+    out: dict[str, Any] = dict(known)
+    if todo:
+        spec = BatchSpec(**job.zc_batch) if job.zc_batch else None
+        try:
+            out.update(zero_cost_metrics(job.genotype, todo, spec, job.zc_seed))
+        except Exception as e:  # noqa: BLE001 - a proxy's failure must not discard a trained result
+            out["zc_error"] = _one_line(f"{type(e).__name__}: {e}")
+    return out
+
+
 def run_job(
     objective: Objective, job: Job, report: Report | None = None, node_id: str = "", under_tune: bool = False
 ) -> Result:
@@ -449,6 +499,8 @@ def run_job(
             raise FloatingPointError(f"objective returned a non-finite score ({score!r})")
         if job.profile and not {"params", "macs"} <= set(metrics):
             metrics.update(_profile(job.genotype, objective))
+        if job.zero_cost:
+            metrics.update(_zero_cost(job, metrics))
         status, error, score = "ok", "", float(score)
     except KeyboardInterrupt:
         raise

@@ -8,11 +8,16 @@ config.json         the full configuration (space, strategy, objective, budget, 
 trials.csv          one row per trial, appended as each trial finishes (the source of truth on resume)
 trials.parquet      the same table, rewritten at most every few seconds and at the end
 best.json           the best trial (genotype, choices, metrics) and, with a cost metric, the Pareto front
+prescreen.csv       with ``--prescreen``: every screened candidate's proxy score, best first, and the
+                    screening's CPU time (charged to the budget)
 strategy.json       the strategy's state (population, controller weights, Optuna trials, RNG) and how many
                     trials of the table it has seen
 ledger.json         device-hours, trial counts and wall time spent, against the budget
 ray/                Ray Tune's experiment directories (one per session) under the Ray executor
 ==================  ====================================================================================
+
+With ``--zero-cost synflow,naswot`` (or a zero-cost objective, or a pre-screen) the tables gain one
+``zc_<proxy>`` column per proxy (also in each row's ``metrics``).
 
 Deduplication: a candidate whose canonical genotype key (``nas.graph.KeyIndex``) was already evaluated is
 not trained again; its row copies the earlier result with ``cached = True`` and ``cached_from`` set, costs
@@ -34,6 +39,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from nas.search import zero_cost as zc
 from nas.search.budget import Budget, Ledger
 from nas.search.objectives import ArchCodec, Job, Objective, Result, make_objective
 from nas.search.strategies import Strategy, choice_key, cost_metric, make_strategy
@@ -108,6 +114,10 @@ class SearchConfig:
     max_duplicates: int = 200
     kind: str = "search"  # search | baselines
     quiet: bool = False
+    zero_cost: list[str] = field(default_factory=list)  # proxies recorded per trial as zc_<name>
+    proxy_batch: int = 64  # images in the zero-cost proxies' minibatch
+    prescreen: str | None = None  # "synflow:1000": screen 1,000 candidates, train the best first
+    train_top: int | None = None  # how many pre-screened candidates to train
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,7 +160,9 @@ def _decode_cell(col: str, s: str) -> Any:
 class TrialsTable:
     """Rows in memory, appended to ``trials.csv`` one by one and mirrored to ``trials.parquet``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra: Sequence[str] = ()) -> None:
+        self.extra = list(extra)  # zc_<proxy> columns, read from each row's metrics
+        self.columns = COLUMNS + self.extra
         self.csv_path = directory / "trials.csv"
         self.parquet_path = directory / "trials.parquet"
         self.rows: list[dict[str, Any]] = []
@@ -164,8 +176,11 @@ class TrialsTable:
         text = self.csv_path.read_text()
         complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]  # drop a torn last line
         reader = csv.DictReader(io.StringIO(complete))
-        if reader.fieldnames != COLUMNS:
-            raise ValueError(f"{self.csv_path} is not a trials table written by this version of nas")
+        if reader.fieldnames != self.columns:
+            raise ValueError(
+                f"{self.csv_path} is not a trials table of this run's configuration "
+                f"(expected columns {', '.join(self.columns)})"
+            )
         seen: set[int] = set()
         for rec in reader:
             try:
@@ -183,17 +198,26 @@ class TrialsTable:
     def _rewrite_csv(self) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(COLUMNS)
+        w.writerow(self.columns)
         for row in self.rows:
-            w.writerow([_encode_cell(c, row.get(c)) for c in COLUMNS])
+            w.writerow(self._cells(row))
         tmp = self.csv_path.with_suffix(".csv.tmp")
         tmp.write_text(buf.getvalue())
         tmp.replace(self.csv_path)
 
+    def _extra(self, row: Mapping[str, Any], col: str) -> float | None:
+        v = (row.get("metrics") or {}).get(col)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    def _cells(self, row: Mapping[str, Any]) -> list[str]:
+        return [_encode_cell(c, row.get(c)) for c in COLUMNS] + [
+            _encode_cell(c, self._extra(row, c)) for c in self.extra
+        ]
+
     def append(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow([_encode_cell(c, row.get(c)) for c in COLUMNS])
+        csv.writer(buf, lineterminator="\n").writerow(self._cells(row))
         with open(self.csv_path, "a") as f:  # one write per row: a kill leaves at most one torn line
             f.write(buf.getvalue())
             f.flush()
@@ -212,6 +236,8 @@ class TrialsTable:
         for c in _FLOAT_COLS:
             df[c] = df[c].astype("float64")
         df["cached"] = df["cached"].astype(bool)
+        for c in self.extra:
+            df[c] = pd.Series([self._extra(r, c) for r in self.rows], dtype="float64")
         tmp = self.parquet_path.with_suffix(".parquet.tmp")
         df.to_parquet(tmp, index=False)
         tmp.replace(self.parquet_path)
@@ -365,15 +391,7 @@ class Search:
                 opts.setdefault("backend", "ray" if config.executor == "ray" else "optuna")
             self.strategy = make_strategy(config.strategy, self.space, seed=config.seed, **opts)
         self.cost = cost_metric(self.strategy) if self.strategy else None
-        self.objective = (
-            objective
-            if objective is not None
-            else make_objective(
-                config.objective.get("kind", "synthetic"),
-                self.space,
-                **{k: v for k, v in config.objective.items() if k != "kind"},
-            )
-        )
+        self.objective = objective if objective is not None else self._make_objective()
         provided = self.objective.provides()
         measurable = self.cost in ("params", "macs")
         if self.cost and not measurable and self.cost not in provided:
@@ -388,12 +406,14 @@ class Search:
             raise ValueError(
                 f"strategy {config.strategy!r} needs the {self.cost} of every trial: do not pass --no-profile"
             )
-        self.seed_points = resolve_seed_points(config.seed_with)
+        source = "baseline" if config.kind == "baselines" else "seed"
+        self.seed_points = [(n, g, source) for n, g in resolve_seed_points(config.seed_with)]
         codec = ArchCodec(self.space) if not isinstance(self.space, _NoSpace) else None
         self._codec = codec if codec is not None and codec.native else None  # arch strings in the table
+        self._setup_zero_cost()
 
         directory.mkdir(parents=True, exist_ok=True)
-        self.table = TrialsTable(directory)
+        self.table = TrialsTable(directory, extra=[zc.column(n) for n in self.zc_columns])
         self.keys = KeyIndex()
         self._key_memo: dict[str, str] = {}
         self.cache: dict[str, dict[str, Any]] = {}
@@ -414,11 +434,85 @@ class Search:
         self._elapsed0 = prior_elapsed
         self._t0 = time.monotonic()
         self.ledger.sessions = self.session
-        done_names = {r["name"] for r in self.table.rows if r["source"] in ("seed", "baseline")}
-        self.seed_points = [(n, g) for n, g in self.seed_points if n not in done_names]
         self.next_id = max((r["trial_id"] for r in self.table.rows), default=-1) + 1
         self.progress = Progress(self, quiet=config.quiet)
         self._write_config()
+        if self.prescreen_spec is not None:
+            self._prescreen()
+        done = {r["name"] for r in self.table.rows if r["source"] in ("seed", "baseline", "prescreen")}
+        self.seed_points = [p for p in self.seed_points if p[0] not in done]
+
+    def _make_objective(self) -> Objective:
+        c = self.config
+        opts = {k: v for k, v in c.objective.items() if k != "kind"}
+        kind = c.objective.get("kind", "synthetic")
+        if kind == "train" and c.early_stop == "asha":
+            # ASHA acts on per-epoch validation accuracy: evaluate every epoch unless told otherwise
+            opts["train_overrides"] = {"eval_every": 1, **(opts.get("train_overrides") or {})}
+        if kind == "zero-cost":
+            opts.setdefault("seed", c.seed)
+            opts.setdefault("batch_size", c.proxy_batch)
+        return make_objective(kind, self.space, **opts)
+
+    def _setup_zero_cost(self) -> None:
+        """The zc_<proxy> columns, the proxies' minibatch and the pre-screen's settings."""
+        c = self.config
+        obj = c.objective
+        self.batch_spec = zc.BatchSpec(
+            obj.get("dataset") or "cifar10", obj.get("data"), c.proxy_batch, c.seed
+        )
+        names = zc.parse_names(c.zero_cost)
+        self.prescreen_spec = None
+        if c.prescreen or c.train_top is not None:
+            if not c.prescreen:
+                raise ValueError("--train-top needs --prescreen PROXY:N")
+            if isinstance(self.space, _NoSpace):
+                raise ValueError("--prescreen needs a search space to sample from")
+            self.prescreen_spec = zc.parse_prescreen(c.prescreen, c.train_top)
+            names.append(self.prescreen_spec[0])
+        if isinstance(self.objective, zc.ZeroCostObjective):
+            names.append(self.objective.proxy)
+        self.zc_columns = list(dict.fromkeys(names))
+        screened = [self.prescreen_spec[0]] if self.prescreen_spec else []
+        self.zc_measure = list(dict.fromkeys([*zc.parse_names(c.zero_cost), *screened]))
+
+    def _prescreen(self) -> None:
+        """Score the pre-screen's candidates (once per run: ``prescreen.csv``), charge its CPU time to the
+        ledger, and queue the best ``train_top`` ahead of the strategy's proposals."""
+        import random
+
+        from nas.search.objectives import TableObjective
+
+        proxy, n, top = self.prescreen_spec
+        path = self.dir / "prescreen.csv"
+        result = zc.read_prescreen(path)
+        if result is None:
+            pool = None
+            if isinstance(self.objective, TableObjective):  # the table is the pool: screen only its rows
+                codec = ArchCodec(self.space)
+                pool = [codec.parse(k) for k in self.objective.rows]
+            fmt = self._codec.format if self._codec is not None else None
+            rng = random.Random(f"prescreen:{self.config.seed}")
+
+            def progress(i: int, total: int) -> None:
+                if not self.config.quiet and (i == total or i % 100 == 0):
+                    print(f"[{self.name}] prescreen {proxy}: {i}/{total}", file=sys.stderr, flush=True)
+
+            result = zc.run_prescreen(
+                self.space, proxy, n, rng, spec=self.batch_spec, seed=self.config.seed,
+                pool=pool, fmt=fmt, progress=progress,
+            )  # fmt: skip
+            for r in result.rows:
+                r["key"] = self.key_of(self.space.decode(r["choices"]), r["choices"])
+            zc.write_prescreen(path, result)
+        self.prescreen_result = result
+        self.ledger.charge_cpu(result.cpu_s, "prescreen")
+        col = zc.column(proxy)
+        queued = [
+            (f"prescreen#{r['rank']}", self.space.decode(r["choices"]), "prescreen", {col: r["score"]})
+            for r in result.rows[:top]
+        ]
+        self.seed_points = queued + self.seed_points
 
     # ---- persistence
     def _write_config(self) -> None:
@@ -611,10 +705,10 @@ class Search:
             ):
                 self.stop_reason = f"budget {self.budget.text} reached"
                 break
-            source, name = "strategy", ""
+            source, name, known = "strategy", "", {}
             if self.seed_points:
-                name, genotype = self.seed_points.pop(0)
-                source = "baseline" if self.config.kind == "baselines" else "seed"
+                name, genotype, source, *rest = self.seed_points.pop(0)
+                known = rest[0] if rest else {}
                 choices = self.space.encode(genotype) if self.space.contains(genotype) else None
             elif self.strategy is not None:
                 choices = self.strategy.propose()
@@ -644,6 +738,10 @@ class Search:
                 profile=self.profile,
                 cpus=self.config.cpus_per_trial,
                 gpus=self.config.gpus_per_trial,
+                zero_cost=list(self.zc_measure),
+                zc_batch=asdict(self.batch_spec),
+                zc_seed=self.config.seed,
+                zc_known=dict(known),
             )
             self.next_id += 1
             job_name = name
@@ -741,7 +839,8 @@ class Search:
         if status == "ok" and not result.final:
             status = "stopped"
         row = self._row(job, self._names.pop(job.trial_id, ""))
-        wall = float(result.wall_s)
+        # a tabular what-if run charges the training time it stands in for (TableObjective.cost_s)
+        wall = float(result.wall_s) + float(result.metrics.get("simulated_s") or 0.0)
         gh, ch = wall * job.gpus / 3600.0, wall * job.cpus / 3600.0
         m = dict(result.metrics)
         row.update(
