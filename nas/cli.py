@@ -11,7 +11,7 @@ from pathlib import Path
 
 # Modules that add their own subcommands with ``add_parser(subparsers)``; each keeps heavy imports
 # inside its handlers so that ``nas --help`` stays fast.
-COMMAND_MODULES = ("nas.spaces_cli", "nas.train_cli", "nas.search.cli", "nas.calibrate")
+COMMAND_MODULES = ("nas.spaces_cli", "nas.train_cli", "nas.search.cli", "nas.calibrate", "nas.search.report")
 
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
 

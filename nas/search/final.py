@@ -1,0 +1,428 @@
+"""``nas final``: train a run's best candidates with a target preset and record proxy → target agreement.
+
+``nas final runs/NAME --top K --preset small`` picks the ``K`` best distinct genotypes of the run's trials
+(status ``ok``, by the proxy ``score`` the search ranked them with), trains each with the *target* preset
+(any :mod:`nas.presets` preset plus ``--set FIELD=VALUE`` overrides) for ``--seeds`` seeds and appends one
+row per finished (candidate, seed) to ``runs/NAME/final.csv`` (mirrored to ``final.parquet``). The target
+score is the test top-1 (the validation top-1 when the data set has no test split).
+
+A target is labelled ``<dataset>:<preset>`` plus its overrides (``synthetic:tiny[epochs=1]``), so a rerun
+with the same options skips every (trial, target, seed) already recorded, and a different target is a
+separate group of rows. ``nas report`` shows the rank correlation of proxy and target per target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+FINAL_COLUMNS = [
+    "trial_id",
+    "key",
+    "arch",
+    "name",
+    "proxy",
+    "proxy_score",
+    "target",
+    "seed",
+    "target_score",
+    "val_top1",
+    "test_top1",
+    "params",
+    "macs",
+    "cpu_s",
+    "wall_s",
+    "finished_at",
+    "genotype",
+]
+_INT = ("trial_id", "seed", "params", "macs")
+_FLOAT = ("proxy_score", "target_score", "val_top1", "test_top1", "cpu_s", "wall_s", "finished_at")
+DEFAULT_TARGET_PRESET = "small"
+MIN_CORRELATION_N = 3  # fewer candidates: ρ and τ are not reported
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+def read_run(run_dir: str | Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+    """``(directory, config.json, trial rows)`` of a search run; ``ValueError`` if it is not one."""
+    from nas.search.run import TrialsTable
+
+    class _ReadOnly(TrialsTable):
+        def _rewrite_csv(self) -> None:  # never touch the table of a run that may still be going
+            pass
+
+    d = Path(run_dir)
+    if not (d / "config.json").is_file() or not (d / "trials.csv").is_file():
+        raise ValueError(f"{str(d)!r} is not a run directory (no config.json and trials.csv)")
+    return d, json.loads((d / "config.json").read_text()), _ReadOnly(d).rows
+
+
+def proxy_label(objective: Mapping[str, Any]) -> str:
+    """What the trials' ``score`` measures: ``train:rank``, ``table:val_acc``, ``synthetic``, …"""
+    kind = str(objective.get("kind") or "?")
+    detail = {"train": "preset", "table": "metric_column"}.get(kind)
+    if detail is None:
+        detail = next((k for k in ("proxy", "preset", "metric_column") if objective.get(k)), None)
+    return f"{kind}:{objective[detail]}" if detail and objective.get(detail) else kind
+
+
+def target_label(dataset: str, preset: str, overrides: Mapping[str, Any]) -> str:
+    extra = ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
+    return f"{dataset}:{preset}" + (f"[{extra}]" if extra else "")
+
+
+def top_candidates(rows: Sequence[Mapping[str, Any]], top: int) -> list[Mapping[str, Any]]:
+    """The ``top`` best ``ok`` trials by score, one per genotype key (the earliest trial of a key)."""
+    ok = [
+        r
+        for r in rows
+        if r.get("status") == "ok" and r.get("score") is not None and r.get("key") and r.get("genotype")
+    ]
+    seen: set[str] = set()
+    out = []
+    for r in sorted(ok, key=lambda r: (-r["score"], r["trial_id"])):
+        if r["key"] not in seen:
+            seen.add(r["key"])
+            out.append(r)
+    return out[:top]
+
+
+# ------------------------------------------------------------------------------------ final.csv
+
+
+def _encode(v: Any) -> str:
+    if v is None:
+        return ""
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _decode(col: str, s: str) -> Any:
+    if s == "":
+        return None if col in _INT or col in _FLOAT else ""
+    if col in _INT:
+        return int(float(s))
+    return float(s) if col in _FLOAT else s
+
+
+class FinalTable:
+    """``final.csv`` (appended row by row, a torn last line is ignored) and ``final.parquet``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.csv_path = directory / "final.csv"
+        self.parquet_path = directory / "final.parquet"
+        self.rows: list[dict[str, Any]] = []
+        if self.csv_path.exists():
+            text = self.csv_path.read_text()
+            reader = csv.DictReader(io.StringIO(text[: text.rfind("\n") + 1]))
+            if reader.fieldnames != FINAL_COLUMNS:
+                raise ValueError(f"{self.csv_path} is not a final-training table written by this version")
+            for rec in reader:
+                try:
+                    self.rows.append({c: _decode(c, rec[c]) for c in FINAL_COLUMNS})
+                except (TypeError, ValueError):
+                    continue  # a torn row
+
+    def done(self) -> set[tuple[int, str, int]]:
+        return {(r["trial_id"], r["target"], r["seed"]) for r in self.rows}
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        if not self.csv_path.exists() or not self.csv_path.read_text().strip():
+            w.writerow(FINAL_COLUMNS)
+        w.writerow([_encode(row.get(c)) for c in FINAL_COLUMNS])
+        with open(self.csv_path, "a") as f:  # one write per row: a kill leaves at most one torn line
+            f.write(buf.getvalue())
+        self.rows.append({c: row.get(c) for c in FINAL_COLUMNS})
+        self.write_parquet()
+
+    def write_parquet(self) -> None:
+        import pandas as pd
+
+        df = pd.DataFrame(self.rows, columns=FINAL_COLUMNS)
+        for c in _INT:
+            df[c] = df[c].astype("Int64")
+        for c in _FLOAT:
+            df[c] = df[c].astype("float64")
+        tmp = self.parquet_path.with_suffix(".parquet.tmp")
+        df.to_parquet(tmp, index=False)
+        tmp.replace(self.parquet_path)
+
+
+# ------------------------------------------------------------------------------------- agreement
+
+
+def finite_round(v: float, digits: int = 4) -> float | None:
+    return round(float(v), digits) if v is not None and math.isfinite(v) else None
+
+
+def correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
+    """``n``, Spearman ρ and Kendall τ (None below :data:`MIN_CORRELATION_N` points or when constant)."""
+    from nas.calibrate import kendall, spearman
+
+    n = len(x)
+    if n < MIN_CORRELATION_N:
+        return {"n": n, "spearman": None, "kendall": None}
+    return {"n": n, "spearman": finite_round(spearman(x, y)), "kendall": finite_round(kendall(x, y))}
+
+
+def candidate_means(rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Per trial: its proxy score and the mean target score over its seeds."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r.get("target_score") is None:
+            continue
+        c = out.setdefault(r["trial_id"], {"proxy_score": r["proxy_score"], "scores": []})
+        c["scores"].append(float(r["target_score"]))
+    for c in out.values():
+        c["target_score"] = sum(c["scores"]) / len(c["scores"])
+    return out
+
+
+def final_agreement(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per target label: n candidates, ρ and τ of proxy score vs mean target score, and whether the
+    proxy's best candidate is the target's best."""
+    out = []
+    for target in dict.fromkeys(r["target"] for r in rows):
+        group = [r for r in rows if r["target"] == target]
+        means = candidate_means(group)
+        if not means:
+            continue
+        ids = sorted(means)
+        proxy = [means[i]["proxy_score"] for i in ids]
+        score = [means[i]["target_score"] for i in ids]
+        best_p = max(ids, key=lambda i: (means[i]["proxy_score"], -i))
+        # a tie for the target's best counts for the proxy's pick
+        best_t = max(ids, key=lambda i: (means[i]["target_score"], i == best_p, -i))
+        out.append(
+            {
+                "target": target,
+                "proxy": group[0]["proxy"],
+                **correlation(proxy, score),
+                "rows": len(group),
+                "proxy_best": best_p,
+                "target_best": best_t,
+                "proxy_best_is_target_best": best_p == best_t,
+                "candidates": [
+                    {
+                        "trial_id": i,
+                        "proxy_score": means[i]["proxy_score"],
+                        "target_score": finite_round(score[k]),
+                    }
+                    for k, i in enumerate(ids)
+                ],
+            }
+        )
+    return out
+
+
+def format_agreement(a: Mapping[str, Any]) -> str:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    same = "yes" if a["proxy_best_is_target_best"] else f"no (#{a['proxy_best']} vs #{a['target_best']})"
+    return (
+        f"proxy {a['proxy']} → target {a['target']}: n {a['n']}, ρ {f(a['spearman'])}, "
+        f"τ {f(a['kendall'])}, proxy best = target best: {same}"
+    )
+
+
+# -------------------------------------------------------------------------------------- training
+
+
+def final_train(
+    run_dir: str | Path,
+    *,
+    top: int,
+    preset: str = DEFAULT_TARGET_PRESET,
+    dataset: str | None = None,
+    data: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    seeds: int = 1,
+    device: str | None = None,
+    quiet: bool = False,
+    stream: Any = None,
+) -> dict[str, Any]:
+    """Train the ``top`` best candidates of a run with ``preset`` (see the module docstring); returns a
+    summary with the rows trained now, how many were already done, failures and the agreement."""
+    from nas.presets import PRESETS, get_preset
+
+    directory, config, trials = read_run(run_dir)
+    if top < 1:
+        raise ValueError(f"--top must be >= 1, got {top}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    overrides = {str(k).replace("-", "_"): v for k, v in (overrides or {}).items()}
+    for k in ("seed", "evaluate_test"):
+        if k in overrides:
+            raise ValueError(f"--set {k}=… is not allowed: final training sets it (use --seeds for seeds)")
+    try:
+        get_preset(preset, **overrides)
+    except ValueError as e:
+        raise ValueError(f"--set: {e}") from None
+    objective = config.get("objective") or {}
+    if dataset is None:
+        if objective.get("kind") != "train":
+            raise ValueError(
+                f"--dataset is required: run {directory.name!r} used the {objective.get('kind')!r} "
+                "objective, which names no data set"
+            )
+        dataset, data = objective.get("dataset") or "cifar10", data or objective.get("data")
+    if data is not None and not Path(data).expanduser().exists():
+        raise ValueError(f"--data {str(data)!r} does not exist")
+    candidates = top_candidates(trials, top)
+    if not candidates:
+        raise ValueError(f"run {directory.name!r} has no successful (status ok) trials to train")
+
+    table = FinalTable(directory)
+    target, proxy = target_label(dataset, preset, overrides), proxy_label(objective)
+    done = table.done()
+    todo = [(c, s) for c in candidates for s in range(seeds) if (c["trial_id"], target, s) not in done]
+    log = (lambda _m: None) if quiet else (lambda m: print(m, file=stream or sys.stderr, flush=True))
+    trained, failed = [], []
+    if todo:
+        log(
+            f"{len(todo)} training(s) on target {target} ({len(candidates) * seeds - len(todo)} already done)"
+        )
+        from nas.data import load_dataset
+
+        ds = load_dataset(dataset, data, **get_preset(preset, **overrides).data_options())
+        for i, (cand, seed) in enumerate(todo, start=1):
+            label = cand.get("arch") or cand.get("name") or cand["key"]
+            log(f"[{i}/{len(todo)}] trial {cand['trial_id']} seed {seed}: {label}")
+            try:
+                row = _train_one(cand, ds, get_preset(preset, **overrides, seed=seed), device)
+            except (ValueError, RuntimeError) as e:  # one candidate that cannot train must not stop the rest
+                failed.append({"trial_id": cand["trial_id"], "seed": seed, "error": str(e).splitlines()[0]})
+                log(f"  failed: {failed[-1]['error']}")
+                continue
+            row.update(proxy=proxy, target=target, seed=seed)
+            table.append(row)
+            trained.append(row)
+            log(f"  proxy {row['proxy_score']:.4g} → target {row['target_score']:.4g}")
+    agreement = next((a for a in final_agreement(table.rows) if a["target"] == target), None)
+    return {
+        "run": str(directory),
+        "final_csv": str(table.csv_path),
+        "proxy": proxy,
+        "target": target,
+        "candidates": [c["trial_id"] for c in candidates],
+        "trained": trained,
+        "skipped": len(candidates) * seeds - len(todo),
+        "failed": failed,
+        "agreement": agreement,
+    }
+
+
+def _train_one(cand: Mapping[str, Any], ds: Any, preset: Any, device: str | None) -> dict[str, Any]:
+    """Like the training objective (fit to the data set, shrink by the preset), but scored on test."""
+    import dataclasses
+
+    from nas.genotype import from_json
+    from nas.presets import apply_preset
+    from nas.train import Trainer, fit_genotype
+
+    net = fit_genotype(from_json(cand["genotype"]), ds.num_classes, ds.image_size, aux=preset.aux_weight > 0)
+    cfg = dataclasses.replace(preset.train_config(), evaluate_test=True)
+    t0, w0 = time.process_time(), time.perf_counter()
+    r = Trainer(apply_preset(net, preset), ds, cfg, device=device, progress=False, tensorboard=False).fit()
+    cpu_s, wall_s = time.process_time() - t0, time.perf_counter() - w0
+    test, val = r.get("test_top1"), r.get("val_top1")
+    score = test if test is not None else val
+    if score is None:
+        raise ValueError("the target preset evaluates neither a test nor a validation split")
+    return {
+        "trial_id": cand["trial_id"],
+        "key": cand["key"],
+        "arch": cand.get("arch") or "",
+        "name": cand.get("name") or "",
+        "proxy_score": cand["score"],
+        "target_score": float(score),
+        "val_top1": val,
+        "test_top1": test,
+        "params": r.get("params"),  # of the network trained (after the preset's cells / width)
+        "macs": r.get("macs"),
+        "cpu_s": round(cpu_s, 3),
+        "wall_s": round(wall_s, 3),
+        "finished_at": round(time.time(), 3),
+        "genotype": cand["genotype"],
+    }
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "final", help="train a run's top candidates with a target preset; record proxy → target agreement"
+    )
+    p.add_argument("run", type=Path, help="a run directory (runs/NAME)")
+    p.add_argument("--top", type=int, required=True, help="how many distinct best candidates to train")
+    p.add_argument(
+        "--preset", default=DEFAULT_TARGET_PRESET, help=f"target preset (default {DEFAULT_TARGET_PRESET})"
+    )
+    p.add_argument("--dataset", default=None, help="data set (default: the run's training objective's)")
+    p.add_argument("--data", "--data-dir", dest="data", default=None, help="data set path")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a preset field (repeatable), e.g. --set epochs=20",
+    )
+    p.add_argument("--seeds", type=int, default=1, help="seeds per candidate (0 … N-1; default 1)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, …")
+    p.add_argument("--quiet", action="store_true", help="no per-candidate progress lines")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cli)
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            raise ValueError(f"--set takes FIELD=VALUE, got {item!r}")
+        out[k.strip().replace("-", "_")] = v.strip()
+    return out
+
+
+def _cli(args: argparse.Namespace) -> None:
+    try:
+        s = final_train(
+            args.run,
+            top=args.top,
+            preset=args.preset,
+            dataset=args.dataset,
+            data=args.data,
+            overrides=parse_sets(args.set),
+            seeds=args.seeds,
+            device=None if args.device in (None, "auto") else args.device,
+            quiet=args.quiet,
+        )
+    except KeyboardInterrupt:
+        print("nas: interrupted; finished trainings are in final.csv (rerun to continue)", file=sys.stderr)
+        raise SystemExit(130) from None
+    if args.json:
+        print(json.dumps(s, indent=1, default=str))
+        return
+    lines = [
+        f"run {s['run']}: {len(s['trained'])} trained, {s['skipped']} already done, "
+        f"{len(s['failed'])} failed → {s['final_csv']}"
+    ]
+    if s["agreement"]:
+        lines.append(format_agreement(s["agreement"]))
+    print("\n".join(lines))
+    if s["failed"]:
+        raise SystemExit(1)

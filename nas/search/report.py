@@ -1,0 +1,318 @@
+"""``nas report RUN``: what a search run found, what it cost, and how far its scores can be trusted.
+
+The summary (space, strategy, objective, trial counts, budget and device-hours, best and top-N trials) is
+followed by agreement sections, each shown only when the run has the data for it:
+
+* proxy → target: the trial score vs the target score of ``nas final`` (``final.csv``), per target, the
+  target score averaged over seeds per candidate first;
+* truth (``--truth CSV``): the trial score vs a ground-truth column for the trials whose arch is in the
+  table (both sides parsed by the space's arch codec, so formatting does not matter);
+* zero-cost: every numeric trial metric named ``zc_*`` vs the trial score, the target score and the truth;
+* rungs: from the per-epoch validation ``curve`` of trials that trained to the last epoch, the rank
+  correlation of the score at each epoch with the final score (how well an early rung predicts the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nas.search.final import (
+    FinalTable,
+    correlation,
+    final_agreement,
+    finite_round,
+    format_agreement,
+    proxy_label,
+    read_run,
+)
+
+TRIAL_FIELDS = ("trial_id", "score", "params", "macs", "arch", "name", "key")
+
+
+def _trial(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: r.get(k) for k in TRIAL_FIELDS}
+
+
+def _finite(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _canonical(space: Any) -> Callable[[Mapping[str, Any]], str | None]:
+    """A trial row → its arch in the codec's canonical text (None when it has none)."""
+    from nas.search.objectives import ArchCodec
+
+    codec = ArchCodec(space)
+
+    def key(r: Mapping[str, Any]) -> str | None:
+        try:
+            if r.get("choices"):
+                return codec.format(space.check(r["choices"]))
+            return codec.format(codec.parse(r["arch"])) if r.get("arch") else None
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    return key
+
+
+def _load_truth(space: Any, path: str | Path, arch_column: str, target_column: str) -> dict[str, float]:
+    from nas.calibrate import load_truth
+    from nas.search.objectives import ArchCodec
+
+    codec = ArchCodec(space)
+    out: dict[str, float] = {}
+    for arch, value in load_truth(path, arch_column, target_column):
+        try:
+            out[codec.format(codec.parse(arch))] = value
+        except (ValueError, TypeError, KeyError):
+            continue  # an arch outside this run's space cannot match a trial
+    if not out:
+        raise ValueError(
+            f"--truth {str(path)!r}: no entry of column {arch_column!r} is an arch of space "
+            f"{getattr(space, 'name', '?')!r}"
+        )
+    return out
+
+
+def report(
+    run_dir: str | Path,
+    *,
+    truth: str | Path | None = None,
+    arch_column: str = "arch",
+    target_column: str | None = None,
+    top: int = 10,
+) -> dict[str, Any]:
+    """The report of a run as a dict (see the module docstring; :func:`format_report` renders it)."""
+    directory, config, rows = read_run(run_dir)
+    if top < 0:
+        raise ValueError(f"--top must be >= 0, got {top}")
+    objective = config.get("objective") or {}
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "failed", "stopped")}
+    counts.update(total=len(rows), cached=sum(bool(r["cached"]) for r in rows))
+    ran = [r for r in rows if r["status"] == "ok" and r["score"] is not None and not r["cached"]]
+    ranked = sorted(ran, key=lambda r: (-r["score"], r["trial_id"]))
+    scored = [r for r in rows if r["status"] in ("ok", "stopped") and r["score"] is not None]
+    best = max(scored, key=lambda r: (r["score"], -r["trial_id"]), default=None)
+    out: dict[str, Any] = {
+        "run": directory.name,
+        "dir": str(directory),
+        "kind": config.get("kind", "search"),
+        "space": config.get("space") or "",
+        "strategy": config.get("strategy"),
+        "objective": proxy_label(objective),
+        "trials": counts,
+        "cost": _cost(directory, rows),
+        "best": _trial(best) if best else None,
+        "top": [_trial(r) for r in ranked[:top]],
+    }
+
+    final_rows = FinalTable(directory).rows if (directory / "final.csv").exists() else []
+    agreement: dict[str, Any] = {}
+    if final_rows:
+        agreement["proxy_target"] = final_agreement(final_rows)
+    truth_of: dict[int, float] = {}
+    if truth is not None:
+        if not config.get("space"):
+            raise ValueError(f"--truth: run {directory.name!r} has no search space to read arch strings with")
+        from nas.calibrate import DEFAULT_TARGET_COLUMN
+        from nas.registry import SPACES
+
+        column = target_column or DEFAULT_TARGET_COLUMN
+        space = SPACES[config["space"]](**(config.get("space_options") or {}))
+        table = _load_truth(space, truth, arch_column, column)
+        key = _canonical(space)
+        truth_of = {r["trial_id"]: table[k] for r in ran if (k := key(r)) is not None and k in table}
+        if truth_of:
+            from nas.calibrate import top_precision
+
+            ids = sorted(truth_of)
+            x = [next(r["score"] for r in ran if r["trial_id"] == i) for i in ids]
+            y = [truth_of[i] for i in ids]
+            c = correlation(x, y)
+            agreement["truth"] = {
+                "table": str(truth),
+                "column": column,
+                **c,
+                "of_trials": len(ran),
+                "top10_precision": finite_round(top_precision(x, y, 0.1))
+                if c["spearman"] is not None
+                else None,
+            }
+    zc = _zero_cost(ran, final_rows, truth_of)
+    if zc:
+        agreement["zero_cost"] = zc
+    rungs = _rungs(ran)
+    if rungs:
+        agreement["rungs"] = rungs
+    out["agreement"] = agreement
+    return out
+
+
+def _cost(directory: Path, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    from nas.search.budget import Budget, Ledger
+
+    path = directory / "ledger.json"
+    led = json.loads(path.read_text()) if path.is_file() else {}
+    budget = led.get("budget")
+    return {
+        "budget": budget,
+        "used": Budget.parse(budget).describe(Ledger.from_dict(led)) if budget else None,
+        "device_hours": round(sum(r.get("device_hours") or 0.0 for r in rows), 6),
+        "gpu_hours": round(float(led.get("gpu_hours", 0.0)), 6),
+        "cpu_hours": round(float(led.get("cpu_hours", 0.0)), 6),
+        "elapsed_s": round(float(led.get("elapsed_s", 0.0)), 2),
+    }
+
+
+def _zero_cost(
+    ran: Sequence[Mapping[str, Any]], final_rows: Sequence[Mapping[str, Any]], truth_of: Mapping[int, float]
+) -> list[dict[str, Any]]:
+    """Each ``zc_*`` metric vs the trial score, every target of final.csv, and the truth."""
+    from nas.search.final import candidate_means
+
+    names = sorted(
+        {
+            k
+            for r in ran
+            for k, v in (r["metrics"] or {}).items()
+            if k.startswith("zc_") and _finite(v) is not None
+        }
+    )
+    refs: list[tuple[str, dict[int, float]]] = [("score", {r["trial_id"]: r["score"] for r in ran})]
+    for target in dict.fromkeys(r["target"] for r in final_rows):
+        means = candidate_means([r for r in final_rows if r["target"] == target])
+        refs.append((f"target {target}", {i: m["target_score"] for i, m in means.items()}))
+    if truth_of:
+        refs.append(("truth", dict(truth_of)))
+    out = []
+    for name in names:
+        values = {r["trial_id"]: v for r in ran if (v := _finite((r["metrics"] or {}).get(name))) is not None}
+        for vs, ref in refs:
+            ids = sorted(set(values) & set(ref))
+            if ids:
+                out.append(
+                    {"metric": name, "vs": vs, **correlation([values[i] for i in ids], [ref[i] for i in ids])}
+                )
+    return out
+
+
+def _rungs(ran: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Spearman ρ of the curve's score at each epoch vs the final score, over the trials that reached
+    the last epoch any trial reached."""
+    curves: dict[int, dict[int, float]] = {}
+    for r in ran:
+        curve = (r["metrics"] or {}).get("curve")
+        if not isinstance(curve, list):
+            continue
+        points = {}
+        for p in curve:
+            if isinstance(p, list | tuple) and len(p) == 2 and (v := _finite(p[1])) is not None:
+                points[int(p[0])] = v
+        if points:
+            curves[r["trial_id"]] = points
+    if not curves:
+        return None
+    last = max(max(c) for c in curves.values())
+    full = {i: c for i, c in curves.items() if last in c}
+    final = {r["trial_id"]: r["score"] for r in ran}
+    epochs = sorted({e for c in full.values() for e in c})
+    per_epoch = []
+    for e in epochs:
+        ids = sorted(i for i, c in full.items() if e in c)
+        c = correlation([full[i][e] for i in ids], [final[i] for i in ids])
+        per_epoch.append({"epoch": e, "n": c["n"], "spearman": c["spearman"]})
+    return {"last_epoch": last, "trials": len(full), "epochs": per_epoch}
+
+
+# ---------------------------------------------------------------------------------------- format
+
+
+def _f(v: float | None, spec: str = ".3f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_report(rep: Mapping[str, Any]) -> str:
+    t, c = rep["trials"], rep["cost"]
+    what = rep["strategy"] or rep["kind"]
+    lines = [
+        f"run {rep['run']} ({rep['dir']})",
+        f"  space {rep['space'] or '-'} · strategy {what} · objective {rep['objective']}",
+        f"  trials {t['total']}: ok {t['ok']}, failed {t['failed']}, cached {t['cached']}, "
+        f"stopped {t['stopped']}",
+        f"  budget {c['budget'] or '-'}"
+        + (f" (used {c['used']})" if c["used"] else "")
+        + f" · {c['device_hours']:.4g} device-h ({c['gpu_hours']:.4g} gpuh, {c['cpu_hours']:.4g} cpuh)"
+        f" · elapsed {c['elapsed_s']:.1f}s",
+    ]
+    b = rep["best"]
+    if b:
+        lines.append(f"  best #{b['trial_id']} score {b['score']:.4f}: {b['arch'] or b['name'] or b['key']}")
+    if rep["top"]:
+        lines.append(f"top {len(rep['top'])} trials")
+        lines.append(f"  {'trial':>6s} {'score':>9s} {'params':>10s} {'macs':>12s}  arch/name")
+        for r in rep["top"]:
+            lines.append(
+                f"  {r['trial_id']:>6d} {r['score']:>9.4f} {_f(r['params'], 'd'):>10s} "
+                f"{_f(r['macs'], 'd'):>12s}  {r['arch'] or r['name'] or r['key']}"
+            )
+    a = rep["agreement"]
+    if a.get("proxy_target"):
+        lines.append("agreement: proxy → target (final.csv, target averaged over seeds per candidate)")
+        lines += [f"  {format_agreement(x)}" for x in a["proxy_target"]]
+    if a.get("truth"):
+        x = a["truth"]
+        lines.append(f"agreement: trial score → truth ({x['table']}, column {x['column']})")
+        lines.append(
+            f"  n {x['n']} of {x['of_trials']} trials, ρ {_f(x['spearman'])}, τ {_f(x['kendall'])}, "
+            f"top-10% precision {_f(x['top10_precision'], '.2f')}"
+        )
+    if a.get("zero_cost"):
+        lines.append("agreement: zero-cost proxies")
+        for x in a["zero_cost"]:
+            lines.append(
+                f"  {x['metric']} vs {x['vs']}: n {x['n']}, ρ {_f(x['spearman'])}, τ {_f(x['kendall'])}"
+            )
+    if a.get("rungs"):
+        x = a["rungs"]
+        lines.append(
+            f"agreement: score at epoch → final score ({x['trials']} trials reached epoch {x['last_epoch']})"
+        )
+        lines += [f"  epoch {e['epoch']}: n {e['n']}, ρ {_f(e['spearman'])}" for e in x["epochs"]]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def add_parser(sub: Any) -> None:
+    """``nas report`` and ``nas final`` (registered together: they share final.csv)."""
+    from nas.search import final
+
+    final.add_parser(sub)
+    p = sub.add_parser("report", help="summarise a run and how well its scores agree with targets/truth")
+    p.add_argument("run", type=Path, help="a run directory (runs/NAME)")
+    p.add_argument("--truth", type=Path, default=None, help="ground-truth CSV (an arch and a score column)")
+    p.add_argument("--arch-column", default="arch", help="truth table arch column (default: arch)")
+    p.add_argument(
+        "--target-column", default=None, help="truth table score column (default: cifar10_test_acc_200ep)"
+    )
+    p.add_argument("--top", type=int, default=10, help="trials listed (default 10)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> None:
+    rep = report(
+        args.run,
+        truth=args.truth,
+        arch_column=args.arch_column,
+        target_column=args.target_column,
+        top=args.top,
+    )
+    print(json.dumps(rep, indent=1) if args.format == "json" else format_report(rep))
