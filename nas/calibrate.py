@@ -15,6 +15,7 @@ CPU-hour than training every candidate.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import heapq
@@ -95,6 +96,31 @@ def top_precision(scores: Sequence[float], truth: Sequence[float], fraction: flo
     top_s = set(np.argsort(-s, kind="mergesort")[:k].tolist())
     top_t = set(np.argsort(-t, kind="mergesort")[:k].tolist())
     return len(top_s & top_t) / k
+
+
+def bootstrap_ci(
+    scores: Sequence[float],
+    truth: Sequence[float],
+    stat: Callable[[Sequence[float], Sequence[float]], float] = spearman,
+    *,
+    repeats: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat(scores, truth)`` over architectures resampled with
+    replacement (how much a ρ measured on a few dozen architectures can move)."""
+    s, t = P.finite_or_worst(scores), np.asarray(truth, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(repeats):
+        i = rng.integers(0, len(s), len(s))
+        v = stat(s[i], t[i])
+        if math.isfinite(v):
+            values.append(v)
+    if not values:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
 
 
 # ---------------------------------------------------------------------------------- data and truth
@@ -323,6 +349,85 @@ def training_evaluator(
     return run
 
 
+RungEvaluator = Callable[[Any, str, int, Sequence[int]], list[tuple[float, float, float]]]
+"""``(genotype, preset spec, seed, epochs) -> [(score, cpu_s, wall_s) per epoch]``: one training run
+of the preset, scored by validation accuracy after each of ``epochs`` (the last is the preset's own
+``epochs``); costs are cumulative from the start of the run (see :func:`rung_evaluator`)."""
+
+
+def parse_rungs(text: str | Sequence[int]) -> list[int]:
+    """``"1,2,3,4,6"`` (or a list of ints) → sorted distinct positive epochs; ``ValueError`` otherwise."""
+    items = [t.strip() for t in text.split(",")] if isinstance(text, str) else list(text)
+    rungs = []
+    for t in items:
+        try:
+            r = int(t)
+        except (TypeError, ValueError):
+            raise ValueError(f"rungs: {t!r} is not an epoch number (expected e.g. 1,2,3,4,6)") from None
+        if isinstance(t, float | bool) or r < 1:
+            raise ValueError(f"rungs: epochs must be positive integers, got {t!r}")
+        rungs.append(r)
+    if not rungs:
+        raise ValueError("rungs: no epochs given (expected e.g. 1,2,3,4,6)")
+    if len(set(rungs)) != len(rungs):
+        raise ValueError(f"rungs: epoch listed twice in {', '.join(map(str, rungs))}")
+    return sorted(rungs)
+
+
+def rung_schedule(spec: str, rungs: Sequence[int]) -> list[int]:
+    """The epochs at which training preset ``spec`` is scored: ``rungs`` plus the preset's final epoch
+    (its learning-rate schedule is the full preset's, as ASHA sees it); a rung past the end is an error."""
+    epochs = int(resolve_preset(spec).epochs)
+    rs = parse_rungs(rungs)
+    late = [r for r in rs if r > epochs]
+    if late:
+        raise ValueError(f"rung {late[0]} is past the end of preset {spec!r} ({epochs} epochs)")
+    if epochs < 1:
+        raise ValueError(f"preset {spec!r} trains 0 epochs: nothing to score per rung")
+    return rs if rs[-1] == epochs else [*rs, epochs]
+
+
+def rung_evaluator(data: str | Path | None, *, dataset: str = "cifar10") -> RungEvaluator:
+    """A :data:`RungEvaluator`: like :func:`training_evaluator`, but one run per architecture scored
+    after each requested epoch. Validation runs only at those epochs (the in-loop evaluation only at
+    the end), through a trainer callback, so the training trajectory is the plain preset's: the
+    evaluation uses no RNG and leaves the model in training mode."""
+    import dataclasses
+
+    from nas.data import load_dataset
+    from nas.presets import apply_preset
+    from nas.train import Trainer
+
+    datasets: dict[str, Any] = {}
+
+    def run(genotype: Any, spec: str, seed: int, epochs: Sequence[int]) -> list[tuple[float, float, float]]:
+        preset = resolve_preset(spec)
+        schedule = rung_schedule(spec, epochs)
+        opts = preset.data_options()
+        if not opts.get("val_size"):
+            raise ValueError(f"preset {spec!r} has no validation split (val_size=0): it cannot rank")
+        key = json.dumps(opts, sort_keys=True, default=str)
+        if key not in datasets:
+            datasets[key] = load_dataset(dataset, data_dir=data, **opts)
+        net = apply_preset(genotype, preset)
+        cfg = dataclasses.replace(
+            preset.train_config(), seed=seed, evaluate_test=False, eval_every=max(1, preset.epochs)
+        )
+        out: list[tuple[float, float, float]] = []
+        t0, w0 = time.process_time(), time.perf_counter()
+
+        def at_epoch(trainer: Any, rec: Mapping[str, Any]) -> None:
+            if rec["epoch"] in schedule and rec["epoch"] < preset.epochs:
+                v = trainer.evaluate("val")
+                out.append((float(v["top1"]), time.process_time() - t0, time.perf_counter() - w0))
+
+        result = Trainer(net, datasets[key], cfg, callbacks=[at_epoch], tensorboard=False).fit()
+        out.append((float(result["val_top1"]), time.process_time() - t0, time.perf_counter() - w0))
+        return out
+
+    return run
+
+
 def split_proxies(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """Proxy names → (zero-cost names, training preset specs); ``ValueError`` for an unknown one.
 
@@ -376,6 +481,14 @@ class Calibration:
     def summary(self) -> list[dict[str, Any]]:
         return [r.summary(self.truth) for r in self.results]
 
+    def rung_curves(self) -> dict[str, list[ProxyResult]]:
+        """Per-rung results (``calibrate(..., rungs=...)``) by training preset, in epoch order."""
+        curves: dict[str, list[ProxyResult]] = {}
+        for r in self.results:
+            if "rung_of" in r.info:
+                curves.setdefault(str(r.info["rung_of"]), []).append(r)
+        return {k: sorted(v, key=lambda r: int(r.info["rung"])) for k, v in curves.items()}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "space": self.space,
@@ -392,6 +505,7 @@ class Calibration:
             "wall_s": {r.name: [round(c, 4) for c in r.wall_s] for r in self.results},
             "kinds": {r.name: r.kind for r in self.results},
             "info": {r.name: r.info for r in self.results if r.info},
+            **({"successive_halving": halving_report(self)} if self.rung_curves() else {}),
         }
 
     @classmethod
@@ -458,9 +572,10 @@ def calibrate(
     batch_size: int = 64,
     batch: tuple[torch.Tensor, torch.Tensor] | None = None,
     threads: int | None = 1,
-    trainer: TrainingEvaluator | None = None,
+    trainer: TrainingEvaluator | RungEvaluator | None = None,
     progress: Callable[[str], None] | None = None,
     ensembles: Sequence[str] = (),
+    rungs: Sequence[int] | None = None,
 ) -> Calibration:
     """Score a seeded sample of ``sample`` architectures of the truth table with every proxy.
 
@@ -472,9 +587,20 @@ def calibrate(
 
     ``ensembles``: rank ensembles of proxies in the list, ``"synflow+tiny"`` = the mean of their
     rank-normalised scores, costing the sum of their costs.
+
+    ``rungs`` (multi-fidelity, e.g. ``[1, 2, 3, 4, 6]``): each training preset is trained once per
+    architecture and scored after each rung epoch and at its last epoch, giving one result per rung
+    named ``"<preset>@<epoch>"`` whose cost is the CPU time up to and including that evaluation.
+    ``trainer`` is then a :data:`RungEvaluator` (default :func:`rung_evaluator`). An ensemble naming
+    the preset uses its last rung. :func:`halving_report` simulates successive halving on them.
     """
     zero, train = split_proxies(list(proxies))
     parts = [parse_ensemble(e, proxies) for e in ensembles]
+    schedules: dict[str, list[int]] = {}
+    if rungs is not None:
+        if not train:
+            raise ValueError("rungs need a training preset to score per epoch (e.g. --preset rank)")
+        schedules = {n: rung_schedule(n, rungs) for n in train}  # bad rungs fail before any work
     sp = get_space(space)
     parse = arch_parser(sp)
     rows = sample_rows(load_truth(truth, arch_column, target_column), sample, seed)
@@ -507,7 +633,13 @@ def calibrate(
                 results[n].wall_s.append(r["wall_s"])
             if progress:
                 progress(f"[{i + 1}/{len(genotypes)}] {rows[i][0]}")
-        if train:
+        per_rung: dict[str, list[ProxyResult]] = {}
+        if train and rungs is not None:
+            run_rungs: RungEvaluator = trainer or rung_evaluator(data)  # type: ignore[assignment]
+            for n in train:
+                per_rung[n] = _score_rungs(n, schedules[n], genotypes, run_rungs, seed, trainer, progress)
+                results[n] = per_rung[n][-1]
+        elif train:
             run = trainer or training_evaluator(data)
             for n in train:
                 info = {"preset": _jsonable(resolve_preset(n).to_dict())} if trainer is None else {}
@@ -527,6 +659,7 @@ def calibrate(
         "batch_size": int(batch[0].shape[0]),
         "data": str(data) if data is not None else None,
         "threads": threads or old_threads,
+        **({"rungs": schedules} if schedules else {}),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -539,10 +672,44 @@ def calibrate(
         seed=seed,
         archs=[a for a, _ in rows],
         truth=[t for _, t in rows],
-        results=[results[n] for n in proxies]
+        results=[r for n in proxies for r in per_rung.get(n, [results[n]])]
         + [ensemble(e, [results[n] for n in p]) for e, p in zip(ensembles, parts)],
         settings=settings,
     )
+
+
+def _score_rungs(
+    spec: str,
+    schedule: list[int],
+    genotypes: Sequence[Any],
+    run: RungEvaluator,
+    seed: int,
+    custom: Any,
+    progress: Callable[[str], None] | None,
+) -> list[ProxyResult]:
+    """One result per rung of ``schedule`` for training preset ``spec`` (one run per genotype)."""
+    final = schedule[-1]
+    out = [
+        ProxyResult(f"{spec}@{r}", "training", [], [], [], info={"rung_of": spec, "rung": r, "epochs": final})
+        for r in schedule
+    ]
+    if custom is None:  # the resolved preset, once (on the final rung)
+        out[-1].info["preset"] = _jsonable(resolve_preset(spec).to_dict())
+    for i, g in enumerate(genotypes):
+        scored = list(run(g, spec, seed, schedule))
+        if len(scored) != len(schedule):
+            raise ValueError(
+                f"the rung trainer returned {len(scored)} scores for {spec!r}, expected one per epoch "
+                f"of {schedule}"
+            )
+        for res, (s, c, w) in zip(out, scored):
+            res.scores.append(float(s))
+            res.cpu_s.append(float(c))
+            res.wall_s.append(float(w))
+        if progress:
+            accs = " ".join(f"@{r}={s:.2f}" for r, (s, _, _) in zip(schedule, scored))
+            progress(f"[{spec} {i + 1}/{len(genotypes)}] {accs} cpu={scored[-1][1]:.1f}s")
+    return out
 
 
 def parse_ensemble(spec: str, proxies: Sequence[str]) -> list[str]:
@@ -665,6 +832,16 @@ def plot(summary: Sequence[Mapping[str, Any]], path: str | Path, title: str = ""
         near = sum(1 for px, py in placed if abs(math.log10(px / x)) < 0.6 and abs(py - y) < 0.015)
         placed.append((x, y))
         ax.annotate(r["proxy"], (x, y), textcoords="offset points", xytext=(5, 4 - 10 * near), fontsize=8)
+    curves: dict[str, list[tuple[int, float, float]]] = {}
+    for r in summary:
+        info = r.get("info") or {}
+        if "rung_of" in info and math.isfinite(r["spearman"]):
+            curves.setdefault(str(info["rung_of"]), []).append(
+                (int(info["rung"]), max(r["cpu_s_per_candidate"], 1e-3), r["spearman"])
+            )
+    for pts in curves.values():  # a preset scored per rung: its ρ-vs-cost curve, epoch by epoch
+        pts.sort()
+        ax.plot([p[1] for p in pts], [p[2] for p in pts], color=colors["training"], lw=1, alpha=0.7, zorder=2)
     if ys:
         ax.set_ylim(min(min(ys), 0.8) - 0.05, max(max(ys), 0.8) + 0.05)
     ax.set_xscale("log")
@@ -813,6 +990,223 @@ def simulate_prescreen(
     return out
 
 
+# ----------------------------------------------------------------------------- successive halving
+
+HALVING_MODES = ("sync", "async")
+
+
+def asha_milestones(grace: int, eta: float, max_t: int) -> list[int]:
+    """The epochs at which Ray Tune's ``ASHAScheduler(grace_period=grace, reduction_factor=eta,
+    max_t=max_t)`` (one bracket) decides to stop a trial: ``grace · eta^k`` for ``k`` below
+    ``log_eta(max_t / grace) + 1`` (Ray's formula), rounded up to whole epochs (a trial reporting every
+    epoch is judged at the first report past the milestone); milestones at or past ``max_t`` are dropped
+    (a trial there has finished)."""
+    if grace < 1 or eta <= 1 or max_t < 1:
+        raise ValueError(f"ASHA needs grace >= 1, eta > 1 and max_t >= 1, got {grace}, {eta}, {max_t}")
+    count = int(np.log(max_t / grace) / np.log(eta) + 1)
+    out = sorted({math.ceil(grace * eta**k - 1e-9) for k in range(max(0, count))})
+    return [m for m in out if m < max_t]
+
+
+def _sorted_percentile(values: list[float], q: float) -> float:
+    """``np.percentile(values, q)`` (linear interpolation) of an already sorted list."""
+    pos = q / 100.0 * (len(values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def asha_stops(scores: Sequence[Sequence[float]], order: Sequence[int], eta: float) -> list[int]:
+    """Asynchronous successive halving as Ray Tune's ASHA decides it, trials arriving one at a time in
+    ``order``: ``scores[j][i]`` is trial ``i``'s score at milestone ``j``; a trial stops at milestone
+    ``j`` when its score is below the ``(1 − 1/eta)`` percentile of the scores recorded there before it
+    (every score is recorded; the first trial always continues). Returns, per trial, the index of the
+    milestone where it stopped, ``len(scores)`` for one that ran to the end."""
+    recorded: list[list[float]] = [[] for _ in scores]
+    q = (1.0 - 1.0 / eta) * 100.0
+    level = [len(scores)] * (len(scores[0]) if len(scores) else 0)
+    for i in order:
+        for j, row in enumerate(scores):
+            v = float(row[i])
+            cutoff = _sorted_percentile(recorded[j], q) if recorded[j] else None
+            bisect.insort(recorded[j], v)
+            if cutoff is not None and v < cutoff:
+                level[i] = j
+                break
+    return level
+
+
+def halving_stops(scores: Sequence[Sequence[float]], eta: float) -> list[int]:
+    """Synchronous successive halving: all trials reach milestone 0; at each milestone ``j`` the best
+    ``max(1, floor(n_j / eta))`` by ``scores[j]`` go on (ties: lower index first). Returns the milestone
+    index where each trial stopped, ``len(scores)`` for one that ran to the end."""
+    n = len(scores[0]) if len(scores) else 0
+    level = [len(scores)] * n
+    alive = list(range(n))
+    for j, row in enumerate(scores):
+        ranked = sorted(alive, key=lambda i: -float(row[i]))  # stable: ties keep the lower index
+        keep = max(1, math.floor(len(alive) / eta))
+        for i in ranked[keep:]:
+            level[i] = j
+        alive = ranked[:keep]
+    return level
+
+
+def simulate_halving(
+    truth: Sequence[float],
+    rung_scores: Mapping[int, Sequence[float]],
+    rung_costs: Mapping[int, Sequence[float]],
+    *,
+    eta: float,
+    grace: int,
+    max_t: int | None = None,
+    mode: str = "sync",
+    repeats: int = 500,
+    seed: int = 0,
+    top_fraction: float = 0.1,
+) -> dict[str, Any]:
+    """Successive halving over ``n`` architectures with known per-rung validation scores and cumulative
+    costs (``rung_scores[epoch][i]``, ``rung_costs[epoch][i]``, e.g. from ``calibrate(..., rungs=...)``).
+
+    Milestones are those of Ray's ASHA (:func:`asha_milestones`; each must be a measured rung) and
+    ``max_t`` the last measured rung. ``mode="sync"``: synchronous successive halving
+    (:func:`halving_stops`, deterministic); ``"async"``: Ray's asynchronous rule (:func:`asha_stops`)
+    with the trials arriving one at a time, averaged over ``repeats`` random arrival orders.
+
+    Reported: CPU-seconds spent (a trial stopped at a milestone costs its cumulative cost there) against
+    training all to ``max_t``; the true accuracy of the arch ranked first (best final score among
+    those that ran to the end) and of the one training all would pick; the pool's best; Spearman ρ
+    against the truth among the survivors and of the whole final order (survivors by final score, then
+    the others by the milestone they reached and their score there); and, per milestone, the share of
+    the true top ``top_fraction`` still running after it.
+    """
+    if mode not in HALVING_MODES:
+        raise ValueError(f"halving mode must be one of {', '.join(HALVING_MODES)}, got {mode!r}")
+    epochs = sorted(rung_scores)
+    if not epochs or sorted(rung_costs) != epochs:
+        raise ValueError("rung_scores and rung_costs must cover the same (non-empty) set of epochs")
+    max_t = max_t if max_t is not None else epochs[-1]
+    if max_t not in rung_scores:
+        raise ValueError(f"max_t={max_t} is not a measured rung ({', '.join(map(str, epochs))})")
+    milestones = asha_milestones(grace, eta, max_t)
+    missing = [m for m in milestones if m not in rung_scores]
+    if missing:
+        raise ValueError(
+            f"ASHA milestone {missing[0]} (grace {grace}, eta {eta:g}, max_t {max_t}) is not a measured "
+            f"rung ({', '.join(map(str, epochs))})"
+        )
+    t = np.asarray(truth, dtype=np.float64)
+    n = len(t)
+    stage_epochs = [*milestones, max_t]
+    sc = np.array([P.finite_or_worst(rung_scores[e]) for e in stage_epochs])
+    cost = np.array([np.asarray(rung_costs[e], dtype=np.float64) for e in stage_epochs])
+    if sc.shape[1] != n or cost.shape[1] != n:
+        raise ValueError(f"every rung needs one score and one cost per architecture ({n})")
+    k = max(1, round(top_fraction * n))
+    top = np.argsort(-t, kind="mergesort")[:k]
+    final = len(milestones)
+    train_all_pick = int(np.argmax(sc[final]))  # first maximum, as the stable sorts pick
+
+    def measure(level: np.ndarray) -> dict[str, Any]:
+        survivors = np.flatnonzero(level == final)
+        winner = int(survivors[np.argmax(sc[final][survivors])])
+        at_level = sc[level, np.arange(n)]
+        order = np.lexsort((at_level, level))  # ascending: worst first
+        position = np.empty(n)
+        position[order] = np.arange(n)
+        return {
+            "cpu_s": float(cost[level, np.arange(n)].sum()),
+            "survivors": len(survivors),
+            "winner_truth": float(t[winner]),
+            "winner_is_best": float(t[winner] == t.max()),
+            "spearman_survivors": spearman(sc[final][survivors], t[survivors]),
+            "spearman_all": spearman(position, t),
+            "top_survival": [float(np.mean(level[top] > j)) for j in range(final)],
+        }
+
+    if mode == "sync":
+        runs = [measure(np.asarray(halving_stops(sc[:final], eta)))]
+    else:
+        rng = np.random.default_rng(seed)
+        runs = [measure(np.asarray(asha_stops(sc[:final], rng.permutation(n), eta))) for _ in range(repeats)]
+
+    def mean(key: str) -> float:
+        v = np.asarray([r[key] for r in runs], dtype=np.float64)
+        return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+    train_all = float(cost[final].sum())
+    return {
+        "mode": mode,
+        "eta": eta,
+        "grace": grace,
+        "max_t": max_t,
+        "milestones": milestones,
+        "n": n,
+        "repeats": len(runs),
+        "cpu_s": mean("cpu_s"),
+        "cpu_s_train_all": train_all,
+        "cost_fraction": mean("cpu_s") / train_all if train_all > 0 else float("nan"),
+        "survivors": mean("survivors"),
+        "winner_truth": mean("winner_truth"),
+        "winner_is_best": mean("winner_is_best"),
+        "train_all_winner_truth": float(t[train_all_pick]),
+        "best_truth": float(t.max()),
+        "spearman_survivors": mean("spearman_survivors"),
+        "spearman_all": mean("spearman_all"),
+        "spearman_train_all": spearman(sc[final], t),
+        "top_k": k,
+        "top_survival": {
+            str(m): float(np.mean([r["top_survival"][j] for r in runs])) for j, m in enumerate(milestones)
+        },
+    }
+
+
+def halving_report(
+    cal: Calibration,
+    etas: Sequence[float] = (2, 3),
+    modes: Sequence[str] = HALVING_MODES,
+    *,
+    repeats: int = 500,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """:func:`simulate_halving` for every rung-scored preset of ``cal``, every ``eta`` and every grace
+    period (a measured rung before the last) whose ASHA milestones were all measured."""
+    rows = []
+    for spec, curve in cal.rung_curves().items():
+        by_epoch = {int(r.info["rung"]): r for r in curve}
+        scores = {e: r.scores for e, r in by_epoch.items()}
+        costs = {e: r.cpu_s for e, r in by_epoch.items()}
+        epochs = sorted(by_epoch)
+        for eta in etas:
+            for grace in epochs[:-1]:
+                if any(m not in by_epoch for m in asha_milestones(grace, eta, epochs[-1])):
+                    continue
+                for mode in modes:
+                    sim = simulate_halving(
+                        cal.truth, scores, costs, eta=eta, grace=grace, mode=mode, repeats=repeats, seed=seed
+                    )
+                    rows.append({"preset": spec, **sim})
+    return rows
+
+
+def format_halving(rows: Sequence[Mapping[str, Any]]) -> str:
+    head = (
+        f"{'preset':10s} {'mode':5s} {'eta':>3s} {'grace':>5s} {'rungs':10s} {'cpu_s':>8s} {'share':>6s} "
+        f"{'alive':>5s} {'winner':>7s} {'all@end':>7s} {'best':>6s} {'rho_surv':>8s} {'rho_all':>7s}  "
+        "top-10% alive after each rung"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        surv = " ".join(f"@{m}:{v:.2f}" for m, v in r["top_survival"].items())
+        lines.append(
+            f"{str(r['preset'])[:10]:10s} {r['mode']:5s} {r['eta']:3g} {r['grace']:5d} "
+            f"{','.join(map(str, r['milestones'])):10s} {r['cpu_s']:8.0f} {r['cost_fraction']:6.2f} "
+            f"{r['survivors']:5.1f} {r['winner_truth']:7.2f} {r['train_all_winner_truth']:7.2f} "
+            f"{r['best_truth']:6.2f} {r['spearman_survivors']:8.3f} {r['spearman_all']:7.3f}  {surv}"
+        )
+    return "\n".join(lines)
+
+
 # -------------------------------------------------------------------------------------------- CLI
 
 
@@ -847,6 +1241,14 @@ def add_parser(sub: Any) -> None:
         metavar="A+B",
         help="also report the rank ensemble of listed proxies/presets (repeatable), e.g. synflow+tiny",
     )
+    c.add_argument(
+        "--rungs",
+        default=None,
+        metavar="E1,E2,...",
+        help="multi-fidelity: train each preset once and score it after these epochs too (e.g. 1,2,3,4,6; "
+        "the preset's last epoch is always one), report each rung as PRESET@EPOCH and simulate "
+        "successive halving / ASHA (eta 2 and 3, every grace period) on them",
+    )
     c.add_argument("--arch-column", default=DEFAULT_ARCH_COLUMN)
     c.add_argument("--target-column", default=DEFAULT_TARGET_COLUMN)
     c.add_argument("--sample", type=int, default=100, help="architectures to evaluate (seeded sample)")
@@ -876,6 +1278,14 @@ def _cli(args: Any) -> None:
         raise ValueError(f"--batch-size must be at least 2, got {args.batch_size}")
     for e in args.ensemble:
         parse_ensemble(e, names)
+    rungs = None
+    if args.rungs is not None:
+        rungs = parse_rungs(args.rungs)
+        train = split_proxies(names)[1]
+        if not train:
+            raise ValueError("--rungs needs a training preset to score per epoch (e.g. --preset rank)")
+        for n in train:
+            rung_schedule(n, rungs)
     load_truth(args.truth, args.arch_column, args.target_column)  # fail fast on file / columns
     cal = calibrate(
         args.space,
@@ -890,12 +1300,18 @@ def _cli(args: Any) -> None:
         threads=args.threads,
         ensembles=args.ensemble,
         progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
+        rungs=rungs,
     )
     summary = cal.summary()
+    halving = halving_report(cal) if rungs is not None else None
     if args.format == "json":
-        print(json.dumps(summary, indent=1))
+        out: Any = summary if halving is None else {"summary": summary, "successive_halving": halving}
+        print(json.dumps(out, indent=1))
     else:
         print(format_table(summary))
+        if halving is not None:
+            print(f"\nsuccessive halving on the rungs ({len(cal.archs)} archs; async: mean of 500 orders)")
+            print(format_halving(halving))
     if args.output_dir is not None:
         for p in write_outputs(cal, args.output_dir, args.name).values():
             print(p, file=sys.stderr)

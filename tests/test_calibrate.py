@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from shared_data import CIFAR_TAR
+from shared_data import CIFAR_TAR, SHARED
 
 from nas import calibrate as C
 from nas.cli import main
 
 nb201 = pytest.importorskip("search_spaces.nb201")
+TRUTH_1500 = SHARED / "nb201-calibration-1500.csv"
 
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
@@ -230,3 +231,171 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys, extra, message) -> None
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err and err.count("\n") == 1, err
+
+
+# ---------------------------------------------------------------------------------- multi-fidelity
+
+
+def test_parse_rungs_and_schedule() -> None:
+    assert C.parse_rungs("4, 1,2") == [1, 2, 4]
+    assert C.parse_rungs([3, 1]) == [1, 3]
+    for bad, msg in [("1,x", "not an epoch"), ("0,2", "positive"), ("2,2", "twice"), ("", "not an epoch")]:
+        with pytest.raises(ValueError, match=msg):
+            C.parse_rungs(bad)
+    assert C.rung_schedule("rank", [1, 3]) == [1, 3, 6]  # the preset's last epoch is always a rung
+    assert C.rung_schedule("rank", [2, 6]) == [2, 6]
+    assert C.rung_schedule("tiny:epochs=4", [1]) == [1, 4]
+    with pytest.raises(ValueError, match="rung 8 is past the end of preset 'rank'"):
+        C.rung_schedule("rank", [1, 8])
+
+
+def rung_fake(calls: list):
+    """A rung trainer whose answer is known: arch i (truth 90 - 7i) scores +i at epochs below 3 (the
+    ranking reversed) and -i from epoch 3 on (the ranking right); epoch e costs 10·e CPU-s cumulative."""
+
+    def run(genotype, spec, seed, epochs):
+        calls.append((spec, list(epochs)))
+        i = next(k for k, a in enumerate(ARCHS) if genotype == _genotype(a))
+        return [(float(i if e < 3 else -i), 10.0 * e, 11.0 * e) for e in epochs]
+
+    return run
+
+
+def _genotype(arch: str):
+    return C.arch_parser(small_space())(arch)
+
+
+def test_calibrate_per_rung_with_a_fake_trainer(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    calls: list = []
+    cal = C.calibrate(
+        small_space(), ["params", "rank"], truth, target_column="acc", sample=6, data=None,
+        trainer=rung_fake(calls), rungs=[1, 3], ensembles=["params+rank"],
+    )  # fmt: skip
+    assert calls == [("rank", [1, 3, 6])] * 6  # one run per arch, scored at every rung
+    summary = {r["proxy"]: r for r in cal.summary()}
+    assert list(summary) == ["params", "rank@1", "rank@3", "rank@6", "params+rank"]
+    assert summary["rank@1"]["spearman"] == -1.0 and summary["rank@1"]["top10_precision"] == 0.0
+    assert summary["rank@3"]["spearman"] == 1.0 and summary["rank@6"]["kendall"] == 1.0
+    assert [summary[f"rank@{e}"]["cpu_s_per_candidate"] for e in (1, 3, 6)] == [10.0, 30.0, 60.0]
+    assert summary["rank@3"]["info"] == {"rung_of": "rank", "rung": 3, "epochs": 6}
+    # the ensemble takes the last rung
+    assert summary["params+rank"]["info"] == {"ensemble": ["params", "rank@6"]}
+    assert summary["params+rank"]["cpu_s_per_candidate"] > 60.0
+    assert cal.settings["rungs"] == {"rank": [1, 3, 6]}
+    assert [r.name for r in cal.rung_curves()["rank"]] == ["rank@1", "rank@3", "rank@6"]
+    paths = C.write_outputs(cal, tmp_path / "out", "rungs")
+    d = json.loads(paths["json"].read_text())
+    assert d["scores"]["rank@1"] == [float(ARCHS.index(a)) for a in d["archs"]]
+    sims = d["successive_halving"]
+    assert {(s["eta"], s["grace"], s["mode"]) for s in sims} >= {
+        (3, 1, "sync"),
+        (3, 1, "async"),
+        (2, 3, "sync"),
+    }
+    # rung 1 reverses the ranking: halving from it always drops the best (arch 0) at once
+    s = next(s for s in sims if (s["eta"], s["grace"], s["mode"]) == (3, 1, "sync"))
+    assert s["milestones"] == [1, 3] and s["top_survival"]["1"] == 0.0 and s["winner_truth"] < 90.0
+    s = next(s for s in sims if (s["eta"], s["grace"], s["mode"]) == (3, 3, "sync"))
+    assert s["winner_truth"] == 90.0 and s["winner_is_best"] == 1.0
+    back = C.load_calibration(paths["json"])
+    assert [r.name for r in back.rung_curves()["rank"]] == ["rank@1", "rank@3", "rank@6"]
+    assert paths["png"].stat().st_size > 0
+
+
+def test_rung_errors(tmp_path: Path, capsys) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    kw = dict(target_column="acc", sample=3, data=None)
+    with pytest.raises(ValueError, match="need a training preset"):
+        C.calibrate(small_space(), ["params"], truth, rungs=[1], **kw)
+    with pytest.raises(ValueError, match="past the end"):
+        C.calibrate(small_space(), ["tiny"], truth, rungs=[3], trainer=rung_fake([]), **kw)
+    with pytest.raises(ValueError, match="returned 1 scores"):
+        C.calibrate(
+            small_space(), ["rank"], truth, rungs=[1], trainer=lambda g, p, s, e: [(1.0, 1.0, 1.0)], **kw
+        )
+    t2 = write_truth(tmp_path / "t2.csv", column="cifar10_test_acc_200ep")
+    for extra, msg in [(["--proxies", "params", "--rungs", "1"], "needs a training preset"),
+                       (["--preset", "rank", "--rungs", "1,9"], "past the end"),
+                       (["--preset", "rank", "--rungs", "a"], "not an epoch")]:  # fmt: skip
+        assert main(["calibrate", "--truth", str(t2), "--quiet", *extra]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1, err
+
+
+def test_asha_milestones_and_decisions_match_ray() -> None:
+    pytest.importorskip("ray")
+    from ray.tune.schedulers import TrialScheduler
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    for grace, eta, max_t in [(1, 2, 6), (1, 3, 6), (2, 2, 6), (2, 3, 6), (3, 2, 6), (1, 3, 27), (1, 2, 16)]:
+        ray_rungs = sorted(m for m, _ in _Bracket(grace, max_t, eta, 0)._rungs)
+        assert C.asha_milestones(grace, eta, max_t) == [m for m in ray_rungs if m < max_t]
+    # the asynchronous rule, trial by trial, against Ray's bracket fed every epoch's score
+    rng = np.random.default_rng(0)
+    n, max_t = 40, 6
+    per_epoch = rng.normal(size=(max_t + 1, n)).round(1)  # rounded: ties happen
+    for grace, eta in [(1, 2), (1, 3), (2, 2)]:
+        milestones = C.asha_milestones(grace, eta, max_t)
+        order = rng.permutation(n)
+        ours = C.asha_stops([per_epoch[m] for m in milestones], order, eta)
+        bracket = _Bracket(grace, max_t, eta, 0, stop_last_trials=False)
+
+        class Trial:
+            def __init__(self, i: int) -> None:
+                self.trial_id = str(i)
+
+        for i in order:
+            stopped_at = None
+            for epoch in range(1, max_t + 1):
+                if bracket.on_result(Trial(i), epoch, float(per_epoch[epoch, i])) == TrialScheduler.STOP:
+                    stopped_at = epoch
+                    break
+            expected = len(milestones) if stopped_at in (None, max_t) else milestones.index(stopped_at)
+            assert ours[i] == expected, (grace, eta, i)
+
+
+def test_simulated_halving_exact() -> None:
+    truth = [90.0 - i for i in range(9)]
+    good = {e: [-float(i) for i in range(9)] for e in (1, 3, 9)}
+    costs = {e: [float(e)] * 9 for e in (1, 3, 9)}
+    s = C.simulate_halving(truth, good, costs, eta=3, grace=1, mode="sync")
+    # 9 archs → 3 after epoch 1 → 1 after epoch 3: 6·1 + 2·3 + 1·9 CPU-s instead of 9·9
+    assert s["milestones"] == [1, 3] and s["cpu_s"] == 21.0 and s["cpu_s_train_all"] == 81.0
+    assert s["winner_truth"] == 90.0 and s["survivors"] == 1 and s["top_k"] == 1
+    assert s["top_survival"] == {"1": 1.0, "3": 1.0} and s["spearman_all"] == pytest.approx(1.0)
+    bad_start = {**good, 1: [float(i) for i in range(9)]}  # epoch 1 ranks them backwards
+    s = C.simulate_halving(truth, bad_start, costs, eta=3, grace=1, mode="sync")
+    assert s["top_survival"]["1"] == 0.0 and s["winner_truth"] == 84.0  # best of archs 6, 7, 8
+    assert s["train_all_winner_truth"] == 90.0
+    a = C.simulate_halving(truth, good, costs, eta=3, grace=1, mode="async", repeats=50)
+    assert a["repeats"] == 50 and a["winner_truth"] == 90.0 and 21.0 <= a["cpu_s"] < 81.0
+    with pytest.raises(ValueError, match="milestone 2 .* is not a measured rung"):
+        C.simulate_halving(truth, good, costs, eta=2, grace=1)
+    with pytest.raises(ValueError, match="mode"):
+        C.simulate_halving(truth, good, costs, eta=3, grace=1, mode="hyper")
+
+
+def test_rung_evaluator_keeps_the_trajectory_of_plain_training() -> None:
+    # intermediate evaluations must not change training: the last rung equals a plain run's score
+    spec = "tiny:train_subset=96,val_size=64,epochs=3,eval_every=3,image_size=16,batch_size=32"
+    g = _genotype(ARCHS[0])
+    plain = C.training_evaluator(None, dataset="synthetic")(g, spec, 0)
+    rungs = C.rung_evaluator(None, dataset="synthetic")(g, spec, 0, [1, 2])
+    assert len(rungs) == 3 and rungs[-1][0] == plain[0]
+    assert rungs[0][1] < rungs[1][1] < rungs[2][1]  # cumulative CPU-s
+    assert len({s for s, _, _ in rungs}) > 1  # the scores move as training goes on
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CIFAR_TAR is None or not TRUTH_1500.is_file(), reason="shared CIFAR-10 / NB201 table absent"
+)
+def test_rung_calibration_on_real_data() -> None:
+    spec = "rank:train_subset=1000,val_size=1000,epochs=2"
+    kw = dict(truth=TRUTH_1500, sample=2, seed=1, data=CIFAR_TAR)
+    cal = C.calibrate("nb201", [spec], rungs=[1], **kw)
+    plain = C.calibrate("nb201", [spec], **kw)
+    assert [r.name for r in cal.results] == [f"{spec}@1", f"{spec}@2"]
+    assert cal.results[-1].scores == plain.results[0].scores  # same trajectory, same final accuracy
+    assert all(10.0 < s < 60.0 for r in cal.results for s in r.scores)
