@@ -318,12 +318,13 @@ def resolve_preset(spec: str) -> Any:
 
 
 def training_evaluator(
-    data: str | Path | None, *, dataset: str = "cifar10", eval_val: bool = True
+    data: str | Path | None, *, dataset: str = "cifar10", eval_val: bool = True, device: str | None = None
 ) -> TrainingEvaluator:
     """A :data:`TrainingEvaluator`: shrink the genotype by the preset (``nas.presets.apply_preset``),
     train it with ``nas.train.train`` on ``dataset`` from ``data`` (split and subset by the preset, the
     data set loaded once per distinct data options) and score it by validation top-1. The cost is
-    the training's process CPU time (data loading is shared by all candidates and not charged)."""
+    the training's process CPU time (data loading is shared by all candidates and not charged); on a
+    ``device`` such as ``cuda`` the wall time is the device-seconds per candidate."""
     import dataclasses
 
     from nas.data import load_dataset
@@ -343,7 +344,7 @@ def training_evaluator(
         net = apply_preset(genotype, preset)
         cfg = dataclasses.replace(preset.train_config(), seed=seed, evaluate_test=False)
         t0, w0 = time.process_time(), time.perf_counter()
-        result = train(net, datasets[key], cfg)
+        result = train(net, datasets[key], cfg, device=device, tensorboard=False)
         return float(result["val_top1"]), time.process_time() - t0, time.perf_counter() - w0
 
     return run
@@ -387,7 +388,9 @@ def rung_schedule(spec: str, rungs: Sequence[int]) -> list[int]:
     return rs if rs[-1] == epochs else [*rs, epochs]
 
 
-def rung_evaluator(data: str | Path | None, *, dataset: str = "cifar10") -> RungEvaluator:
+def rung_evaluator(
+    data: str | Path | None, *, dataset: str = "cifar10", device: str | None = None
+) -> RungEvaluator:
     """A :data:`RungEvaluator`: like :func:`training_evaluator`, but one run per architecture scored
     after each requested epoch. Validation runs only at those epochs (the in-loop evaluation only at
     the end), through a trainer callback, so the training trajectory is the plain preset's: the
@@ -421,7 +424,8 @@ def rung_evaluator(data: str | Path | None, *, dataset: str = "cifar10") -> Rung
                 v = trainer.evaluate("val")
                 out.append((float(v["top1"]), time.process_time() - t0, time.perf_counter() - w0))
 
-        result = Trainer(net, datasets[key], cfg, callbacks=[at_epoch], tensorboard=False).fit()
+        trainer = Trainer(net, datasets[key], cfg, device=device, callbacks=[at_epoch], tensorboard=False)
+        result = trainer.fit()
         out.append((float(result["val_top1"]), time.process_time() - t0, time.perf_counter() - w0))
         return out
 
@@ -576,6 +580,7 @@ def calibrate(
     progress: Callable[[str], None] | None = None,
     ensembles: Sequence[str] = (),
     rungs: Sequence[int] | None = None,
+    device: str | None = None,
 ) -> Calibration:
     """Score a seeded sample of ``sample`` architectures of the truth table with every proxy.
 
@@ -635,12 +640,12 @@ def calibrate(
                 progress(f"[{i + 1}/{len(genotypes)}] {rows[i][0]}")
         per_rung: dict[str, list[ProxyResult]] = {}
         if train and rungs is not None:
-            run_rungs: RungEvaluator = trainer or rung_evaluator(data)  # type: ignore[assignment]
+            run_rungs: RungEvaluator = trainer or rung_evaluator(data, device=device)  # type: ignore
             for n in train:
                 per_rung[n] = _score_rungs(n, schedules[n], genotypes, run_rungs, seed, trainer, progress)
                 results[n] = per_rung[n][-1]
         elif train:
-            run = trainer or training_evaluator(data)
+            run = trainer or training_evaluator(data, device=device)
             for n in train:
                 info = {"preset": _jsonable(resolve_preset(n).to_dict())} if trainer is None else {}
                 res = ProxyResult(n, "training", [], [], [], info=info)
@@ -659,6 +664,7 @@ def calibrate(
         "batch_size": int(batch[0].shape[0]),
         "data": str(data) if data is not None else None,
         "threads": threads or old_threads,
+        "device": _device_name(device) if train else "cpu",
         **({"rungs": schedules} if schedules else {}),
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -676,6 +682,14 @@ def calibrate(
         + [ensemble(e, [results[n] for n in p]) for e, p in zip(ensembles, parts)],
         settings=settings,
     )
+
+
+def _device_name(device: str | None) -> str:
+    """Where training presets ran (``auto``: CUDA when available), e.g. ``cuda (NVIDIA H200)``."""
+    name = device if device not in (None, "auto") else ("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and torch.cuda.is_available():
+        return f"{name} ({torch.cuda.get_device_name(torch.device(name))})"
+    return str(name)
 
 
 def _score_rungs(
@@ -1256,6 +1270,13 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--data", type=Path, default=DEFAULT_DATA, help="images (ImageFolder .tar.gz or folder)")
     c.add_argument("--batch-size", type=int, default=64, help="minibatch of the zero-cost proxies")
     c.add_argument("--threads", type=int, default=1, help="torch threads while measuring (default 1)")
+    c.add_argument(
+        "--device",
+        default="auto",
+        help="where training presets train: auto (default: CUDA when available), cpu, cuda, cuda:1; "
+        "on a GPU the wall_s_per_candidate column is the GPU-seconds per candidate (zero-cost proxies "
+        "stay on the CPU)",
+    )
     c.add_argument("-o", "--output-dir", type=Path, default=None, help="write NAME.csv/.json/.png here")
     c.add_argument("--name", default="calibration", help="output file stem (default: calibration)")
     c.add_argument("--format", choices=("table", "json"), default="table")
@@ -1278,6 +1299,9 @@ def _cli(args: Any) -> None:
         raise ValueError(f"--batch-size must be at least 2, got {args.batch_size}")
     for e in args.ensemble:
         parse_ensemble(e, names)
+    from nas.train import check_device
+
+    check_device(args.device)
     rungs = None
     if args.rungs is not None:
         rungs = parse_rungs(args.rungs)
@@ -1298,6 +1322,7 @@ def _cli(args: Any) -> None:
         data=args.data,
         batch_size=args.batch_size,
         threads=args.threads,
+        device=args.device,
         ensembles=args.ensemble,
         progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
         rungs=rungs,

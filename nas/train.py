@@ -697,6 +697,18 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def check_device(device: str | None, option: str = "--device") -> None:
+    """``ValueError`` naming ``option`` unless ``device`` is ``auto``/None or a usable torch device."""
+    if device in (None, "auto"):
+        return
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{option} {device!r} is not a device (auto, cpu, cuda, cuda:1, ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{option} {device}: CUDA is not available on this machine")
+
+
 def train(arch: Any, data: Any, config: TrainConfig | None = None, **kwargs: Any) -> dict[str, Any]:
     """``Trainer(arch, data, config, **kwargs).fit()``."""
     return Trainer(arch, data, config, **kwargs).fit()

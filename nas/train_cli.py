@@ -267,19 +267,13 @@ def run_training(
 def _setup(args: argparse.Namespace) -> None:
     import torch
 
+    from nas.train import check_device
+
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
-    if args.device != "auto":
-        try:
-            dev = torch.device(args.device)
-        except RuntimeError:
-            raise ValueError(
-                f"--device {args.device!r} is not a device (auto, cpu, cuda, cuda:1, ...)"
-            ) from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda: CUDA is not available on this machine")
+    check_device(args.device)
 
 
 # ----------------------------------------------------------------------------------------------------

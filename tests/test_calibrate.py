@@ -223,6 +223,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys) -> None:
         (["--truth", "/nonexistent/t.csv"], "does not exist"),
         (["--preset", "tiny:epochs=x"], "epochs"),
         (["--proxies", "params,params"], "listed twice"),
+        (["--preset", "tiny", "--device", "tpu0"], "--device 'tpu0' is not a device"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path: Path, capsys, extra, message) -> None:
@@ -283,6 +284,7 @@ def test_calibrate_per_rung_with_a_fake_trainer(tmp_path: Path) -> None:
     assert summary["params+rank"]["info"] == {"ensemble": ["params", "rank@6"]}
     assert summary["params+rank"]["cpu_s_per_candidate"] > 60.0
     assert cal.settings["rungs"] == {"rank": [1, 3, 6]}
+    assert cal.settings["device"].split()[0] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert [r.name for r in cal.rung_curves()["rank"]] == ["rank@1", "rank@3", "rank@6"]
     paths = C.write_outputs(cal, tmp_path / "out", "rungs")
     d = json.loads(paths["json"].read_text())

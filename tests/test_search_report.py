@@ -35,7 +35,7 @@ TWO_OPS = {"ops": ["none", "nor_conv_3x3"]}  # 64 members: random sampling revis
 def _run(tmp: Path, name: str, budget: str, obj: Objective | None = None, **kw) -> Path:
     """An inline nb201 random-search run (``obj``: an objective instance; ``kw``: SearchConfig fields)."""
     cfg = SearchConfig(
-        space="nb201",
+        space=kw.pop("space", "nb201"),
         strategy="random",
         budget=budget,
         executor="inline",
@@ -257,3 +257,29 @@ def test_table_run_report_and_user_errors(tmp_path, capsys) -> None:
 
     bad = _run(tmp_path, "bad", "3trials", _Fails())
     assert "no successful" in _error(capsys, "final", bad, "--top", "1", "--dataset", "synthetic")
+
+
+def test_final_transfer_trains_the_imagenet_layout_and_labels_the_target(tmp_path, capsys) -> None:
+    import nas
+    from nas.genotype import from_json
+    from search_spaces.transfer import to_imagenet
+
+    run = _run(tmp_path, "darts", "3trials", objective={"kind": "synthetic"}, space="darts", seed=1)
+    fast = {**FAST, "image_size": "32", "cells": "3"}
+    sets = [a for k, v in fast.items() for a in ("--set", f"{k}={v}")]
+    base = ["final", run, "--top", "1", "--preset", "tiny", "--dataset", "synthetic", *sets]
+    code, out, _ = _cli(capsys, *base, "--transfer", "darts")
+    assert code == 0 and "1 trained" in out
+    row = pd.read_csv(run / "final.csv").iloc[0]
+    assert row.target.endswith(",transfer=darts,val_size=32,width=4]")
+    # the network trained is the candidate's cells in the ImageNet layout at the preset's cells/width
+    net = to_imagenet(
+        from_json(row.genotype), layout="darts", cells=3, width=4, num_classes=10, image_size=32,
+        auxiliary=False,
+    )  # fmt: skip
+    expected = sum(p.numel() for p in nas.build(net).parameters())
+    assert row.params == expected
+    code, out, _ = _cli(capsys, *base)  # without --transfer: a separate target, the CIFAR network
+    plain = pd.read_csv(run / "final.csv").iloc[1]
+    assert code == 0 and "transfer" not in plain.target and plain.params != expected
+    assert "ImageNet layout" in _error(capsys, *base, "--transfer", "huge")

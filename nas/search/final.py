@@ -6,9 +6,15 @@
 row per finished (candidate, seed) to ``runs/NAME/final.csv`` (mirrored to ``final.parquet``). The target
 score is the test top-1 (the validation top-1 when the data set has no test split).
 
-A target is labelled ``<dataset>:<preset>`` plus its overrides (``synthetic:tiny[epochs=1]``), so a rerun
-with the same options skips every (trial, target, seed) already recorded, and a different target is a
-separate group of rows. ``nas report`` shows the rank correlation of proxy and target per target.
+``--transfer LAYOUT`` records a transfer instead: each CIFAR-found cell genotype is first stacked in an
+ImageNet layout (``darts``, ``nasnet_mobile``, ``N@F``; the preset's ``cells``/``width`` override it, as in
+``nas transfer``) and that network is trained, e.g. ``--transfer darts --preset imagenet --dataset
+imagefolder --data /data/imagenet``.
+
+A target is labelled ``<dataset>:<preset>`` plus its overrides and transfer layout
+(``synthetic:tiny[epochs=1]``, ``imagefolder:imagenet[transfer=darts]``), so a rerun with the same options
+skips every (trial, target, seed) already recorded, and a different target is a separate group of rows.
+``nas report`` shows the rank correlation of proxy and target per target.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,10 @@ _INT = ("trial_id", "seed", "params", "macs")
 _FLOAT = ("proxy_score", "target_score", "val_top1", "test_top1", "cpu_s", "wall_s", "finished_at")
 DEFAULT_TARGET_PRESET = "small"
 MIN_CORRELATION_N = 3  # fewer candidates: ρ and τ are not reported
+
+Transfer = Callable[[Any, int, int, Any], Any]
+"""``(network, num_classes, image_size, preset) -> network``: a search genotype → the network trained on
+the target (e.g. CIFAR cells stacked in an ImageNet layout)."""
 
 
 # ------------------------------------------------------------------------------------------ the run
@@ -75,8 +85,9 @@ def proxy_label(objective: Mapping[str, Any]) -> str:
     return f"{kind}:{objective[detail]}" if detail and objective.get(detail) else kind
 
 
-def target_label(dataset: str, preset: str, overrides: Mapping[str, Any]) -> str:
-    extra = ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
+def target_label(dataset: str, preset: str, overrides: Mapping[str, Any], transfer: str | None = None) -> str:
+    items = dict(overrides, **({"transfer": transfer} if transfer else {}))
+    extra = ",".join(f"{k}={items[k]}" for k in sorted(items))
     return f"{dataset}:{preset}" + (f"[{extra}]" if extra else "")
 
 
@@ -251,9 +262,11 @@ def final_train(
     device: str | None = None,
     quiet: bool = False,
     stream: Any = None,
+    transfer: tuple[str, Transfer] | None = None,
 ) -> dict[str, Any]:
     """Train the ``top`` best candidates of a run with ``preset`` (see the module docstring); returns a
-    summary with the rows trained now, how many were already done, failures and the agreement."""
+    summary with the rows trained now, how many were already done, failures and the agreement.
+    ``transfer``: ``(label, function)`` turning each candidate into the network to train."""
     from nas.presets import PRESETS, get_preset
 
     directory, config, trials = read_run(run_dir)
@@ -286,7 +299,8 @@ def final_train(
         raise ValueError(f"run {directory.name!r} has no successful (status ok) trials to train")
 
     table = FinalTable(directory)
-    target, proxy = target_label(dataset, preset, overrides), proxy_label(objective)
+    target = target_label(dataset, preset, overrides, transfer[0] if transfer else None)
+    proxy = proxy_label(objective)
     done = table.done()
     todo = [(c, s) for c in candidates for s in range(seeds) if (c["trial_id"], target, s) not in done]
     log = (lambda _m: None) if quiet else (lambda m: print(m, file=stream or sys.stderr, flush=True))
@@ -302,7 +316,9 @@ def final_train(
             label = cand.get("arch") or cand.get("name") or cand["key"]
             log(f"[{i}/{len(todo)}] trial {cand['trial_id']} seed {seed}: {label}")
             try:
-                row = _train_one(cand, ds, get_preset(preset, **overrides, seed=seed), device)
+                row = _train_one(
+                    cand, ds, get_preset(preset, **overrides, seed=seed), device, transfer and transfer[1]
+                )
             except (ValueError, RuntimeError) as e:  # one candidate that cannot train must not stop the rest
                 failed.append({"trial_id": cand["trial_id"], "seed": seed, "error": str(e).splitlines()[0]})
                 log(f"  failed: {failed[-1]['error']}")
@@ -325,18 +341,26 @@ def final_train(
     }
 
 
-def _train_one(cand: Mapping[str, Any], ds: Any, preset: Any, device: str | None) -> dict[str, Any]:
-    """Like the training objective (fit to the data set, shrink by the preset), but scored on test."""
+def _train_one(
+    cand: Mapping[str, Any], ds: Any, preset: Any, device: str | None, transfer: Transfer | None = None
+) -> dict[str, Any]:
+    """Like the training objective (fit to the data set, shrink by the preset), but scored on test; with
+    ``transfer``, the transferred network (which takes the preset's cells and width itself)."""
     import dataclasses
 
     from nas.genotype import from_json
     from nas.presets import apply_preset
     from nas.train import Trainer, fit_genotype
 
-    net = fit_genotype(from_json(cand["genotype"]), ds.num_classes, ds.image_size, aux=preset.aux_weight > 0)
+    net = from_json(cand["genotype"])
+    if transfer is not None:
+        net = transfer(net, ds.num_classes, int(ds.image_size[-1]), preset)
+    net = fit_genotype(net, ds.num_classes, ds.image_size, aux=preset.aux_weight > 0)
+    if transfer is None:
+        net = apply_preset(net, preset)
     cfg = dataclasses.replace(preset.train_config(), evaluate_test=True)
     t0, w0 = time.process_time(), time.perf_counter()
-    r = Trainer(apply_preset(net, preset), ds, cfg, device=device, progress=False, tensorboard=False).fit()
+    r = Trainer(net, ds, cfg, device=device, progress=False, tensorboard=False).fit()
     cpu_s, wall_s = time.process_time() - t0, time.perf_counter() - w0
     test, val = r.get("test_top1"), r.get("val_top1")
     score = test if test is not None else val
@@ -383,6 +407,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--seeds", type=int, default=1, help="seeds per candidate (0 … N-1; default 1)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, …")
+    p.add_argument(
+        "--transfer",
+        default=None,
+        metavar="LAYOUT",
+        help="train each candidate's cells in an ImageNet layout (darts, nasnet_mobile, N@F), as nas "
+        "transfer builds them (NASNet/DARTS-style spaces)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-candidate progress lines")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cli)
@@ -398,6 +429,27 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _imagenet_layout(layout: str) -> Transfer:
+    """``nas transfer``'s ImageNet stacking of a candidate's cells. The CLI is the top layer: it may
+    import the search spaces' layout logic, which nas core must not (hence the lazy import)."""
+    from search_spaces.transfer import parse_layout, to_imagenet
+
+    parse_layout(layout, 1)  # fail before training: an unknown name raises a ValueError listing them
+
+    def to_target(net: Any, num_classes: int, image_size: int, preset: Any) -> Any:
+        return to_imagenet(
+            net,
+            layout=layout,
+            cells=int(preset.cells) if preset.cells else None,
+            width=int(preset.width) if preset.width else None,
+            num_classes=num_classes,
+            image_size=image_size,
+            auxiliary=preset.aux_weight > 0,
+        )
+
+    return to_target
+
+
 def _cli(args: argparse.Namespace) -> None:
     try:
         s = final_train(
@@ -410,6 +462,7 @@ def _cli(args: argparse.Namespace) -> None:
             seeds=args.seeds,
             device=None if args.device in (None, "auto") else args.device,
             quiet=args.quiet,
+            transfer=(args.transfer, _imagenet_layout(args.transfer)) if args.transfer else None,
         )
     except KeyboardInterrupt:
         print("nas: interrupted; finished trainings are in final.csv (rerun to continue)", file=sys.stderr)
