@@ -11,9 +11,9 @@ other width and the stem's absolute channel counts scaled alike) shrink a networ
 
 * ``tiny``   — smoke-test proxy: 5 cells at C=8, 2 epochs on a 5k subset, 1k validation images.
 * ``rank``   — the default search proxy, tuned for rank fidelity per CPU-second (not accuracy): 5 cells
-  at C=8, 6 epochs cosine on a 10k subset, batch 64, no augmentation, 5k validation images. On 50
-  held-out NAS-Bench-201 architectures its Spearman ρ against 200-epoch CIFAR-10 accuracy is 0.807
-  at 48 CPU-s per candidate (``benchmarks/results/CALIBRATION.md``).
+  at C=8, 6 epochs cosine on a 10k subset, batch 64, no augmentation, 5k validation images. On 100
+  held-out NAS-Bench-201 architectures its Spearman ρ against 200-epoch CIFAR-10 accuracy is 0.79
+  (95 % CI 0.69–0.87) at ≈ 50 CPU-s per candidate (``benchmarks/results/CALIBRATION.md``).
 * ``small``  — search proxy (the DARTS search network's size): 8 cells at C=16, 10 epochs on 20k.
 * ``medium`` — a stronger proxy: 14 cells at C=24, 50 epochs on the full training split.
 * ``full``   — the DARTS CIFAR protocol for final training: the architecture as written (e.g. 20 cells

@@ -52,6 +52,21 @@ def test_zero_cost_objective_scores_are_the_proxy(tmp_path) -> None:
     assert cfg["objective"]["kind"] == "zero-cost" and cfg["objective"]["proxy"] == "synflow"
 
 
+def test_report_reads_runs_with_zero_cost_columns(tmp_path, capsys) -> None:
+    s = run_search(_config(tmp_path, objective={"kind": "zero-cost", "proxy": "synflow"}, budget="3trials"))
+    assert main(["report", str(s.dir)]) == 0
+    out = capsys.readouterr().out
+    best = pd.read_csv(s.dir / "trials.csv").score.max()
+    assert f"score {best:.4g}:" in out  # synflow's huge values in exponent form
+    assert "zc_synflow vs score" not in out and "zc_cpu_s" not in out  # neither itself nor a cost
+    path = write_table(tmp_path / "full.csv", synthetic_nb201_table(0))
+    obj = {"kind": "table", "table": str(path), "arch_column": "arch", "metric_column": "val_acc"}
+    t = run_search(_config(tmp_path, name="t", objective=obj, budget="5trials", zero_cost=["params"]))
+    assert main(["report", str(t.dir)]) == 0
+    out = capsys.readouterr().out
+    assert "zc_params vs score: n" in out and "zc_cpu_s" not in out
+
+
 def test_zero_cost_objective_with_images_from_a_data_set(tmp_path) -> None:
     obj = {"kind": "zero-cost", "proxy": "naswot", "dataset": "synthetic"}
     s = run_search(_config(tmp_path, objective=obj, budget="3trials", proxy_batch=16))

@@ -73,7 +73,10 @@ def read_run(run_dir: str | Path) -> tuple[Path, dict[str, Any], list[dict[str, 
     d = Path(run_dir)
     if not (d / "config.json").is_file() or not (d / "trials.csv").is_file():
         raise ValueError(f"{str(d)!r} is not a run directory (no config.json and trials.csv)")
-    return d, json.loads((d / "config.json").read_text()), _ReadOnly(d).rows
+    with open(d / "trials.csv", newline="") as f:
+        header = next(csv.reader(f), [])
+    extra = [c for c in header if c.startswith("zc_")]  # zero-cost columns of runs that recorded them
+    return d, json.loads((d / "config.json").read_text()), _ReadOnly(d, extra=extra).rows
 
 
 def proxy_label(objective: Mapping[str, Any]) -> str:

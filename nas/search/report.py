@@ -144,7 +144,11 @@ def report(
                 if c["spearman"] is not None
                 else None,
             }
-    zc = _zero_cost(ran, final_rows, truth_of)
+    zc = [
+        x
+        for x in _zero_cost(ran, final_rows, truth_of)
+        if not (x["vs"] == "score" and x["metric"] == f"zc_{objective.get('proxy')}")  # itself: ρ = 1
+    ]
     if zc:
         agreement["zero_cost"] = zc
     rungs = _rungs(ran)
@@ -181,7 +185,7 @@ def _zero_cost(
             k
             for r in ran
             for k, v in (r["metrics"] or {}).items()
-            if k.startswith("zc_") and _finite(v) is not None
+            if k.startswith("zc_") and k != "zc_cpu_s" and _finite(v) is not None  # a cost, not a proxy
         }
     )
     refs: list[tuple[str, dict[int, float]]] = [("score", {r["trial_id"]: r["score"] for r in ran})]
@@ -237,6 +241,11 @@ def _f(v: float | None, spec: str = ".3f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _score(v: float) -> str:
+    """Accuracies with four decimals; zero-cost scores such as synflow's 1e70 in exponent form."""
+    return f"{v:.4f}" if abs(v) < 1e6 else f"{v:.4g}"
+
+
 def format_report(rep: Mapping[str, Any]) -> str:
     t, c = rep["trials"], rep["cost"]
     what = rep["strategy"] or rep["kind"]
@@ -252,13 +261,15 @@ def format_report(rep: Mapping[str, Any]) -> str:
     ]
     b = rep["best"]
     if b:
-        lines.append(f"  best #{b['trial_id']} score {b['score']:.4f}: {b['arch'] or b['name'] or b['key']}")
+        lines.append(
+            f"  best #{b['trial_id']} score {_score(b['score'])}: {b['arch'] or b['name'] or b['key']}"
+        )
     if rep["top"]:
         lines.append(f"top {len(rep['top'])} trials")
         lines.append(f"  {'trial':>6s} {'score':>9s} {'params':>10s} {'macs':>12s}  arch/name")
         for r in rep["top"]:
             lines.append(
-                f"  {r['trial_id']:>6d} {r['score']:>9.4f} {_f(r['params'], 'd'):>10s} "
+                f"  {r['trial_id']:>6d} {_score(r['score']):>9s} {_f(r['params'], 'd'):>10s} "
                 f"{_f(r['macs'], 'd'):>12s}  {r['arch'] or r['name'] or r['key']}"
             )
     a = rep["agreement"]
