@@ -285,8 +285,9 @@ def _execute(config: SearchConfig, resume: Path | None) -> None:
     )
     if best:
         label = best["arch"] or best["name"] or best["key"]
-        score = f"{best['score']:.4f}" if abs(best["score"]) < 1e6 else f"{best['score']:.4g}"
-        lines.append(f"best {score} (trial {best['trial_id']}): {label}")
+        from nas.search.report import format_score
+
+        lines.append(f"best {format_score(best['score'])} (trial {best['trial_id']}): {label}")
     else:
         lines.append("best: none (no trial succeeded)")
     print("\n".join(lines))

@@ -277,6 +277,9 @@ def final_train(
         raise ValueError(f"--top must be >= 1, got {top}")
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    from nas.train import check_device
+
+    check_device(device)
     if preset not in PRESETS:
         raise ValueError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
     overrides = {str(k).replace("-", "_"): v for k, v in (overrides or {}).items()}

@@ -241,7 +241,7 @@ def _f(v: float | None, spec: str = ".3f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _score(v: float) -> str:
+def format_score(v: float) -> str:
     """Accuracies with four decimals; zero-cost scores such as synflow's 1e70 in exponent form."""
     return f"{v:.4f}" if abs(v) < 1e6 else f"{v:.4g}"
 
@@ -262,14 +262,14 @@ def format_report(rep: Mapping[str, Any]) -> str:
     b = rep["best"]
     if b:
         lines.append(
-            f"  best #{b['trial_id']} score {_score(b['score'])}: {b['arch'] or b['name'] or b['key']}"
+            f"  best #{b['trial_id']} score {format_score(b['score'])}: {b['arch'] or b['name'] or b['key']}"
         )
     if rep["top"]:
         lines.append(f"top {len(rep['top'])} trials")
         lines.append(f"  {'trial':>6s} {'score':>9s} {'params':>10s} {'macs':>12s}  arch/name")
         for r in rep["top"]:
             lines.append(
-                f"  {r['trial_id']:>6d} {_score(r['score']):>9s} {_f(r['params'], 'd'):>10s} "
+                f"  {r['trial_id']:>6d} {format_score(r['score']):>9s} {_f(r['params'], 'd'):>10s} "
                 f"{_f(r['macs'], 'd'):>12s}  {r['arch'] or r['name'] or r['key']}"
             )
     a = rep["agreement"]

@@ -461,7 +461,8 @@ class Search:
         self.batch_spec = zc.BatchSpec(
             obj.get("dataset") or "cifar10", obj.get("data"), c.proxy_batch, c.seed
         )
-        names = zc.parse_names(c.zero_cost)
+        recorded = zc.parse_names(c.zero_cost)
+        names = list(recorded)
         self.prescreen_spec = None
         if c.prescreen or c.train_top is not None:
             if not c.prescreen:
@@ -474,7 +475,7 @@ class Search:
             names.append(self.objective.proxy)
         self.zc_columns = list(dict.fromkeys(names))
         screened = [self.prescreen_spec[0]] if self.prescreen_spec else []
-        self.zc_measure = list(dict.fromkeys([*zc.parse_names(c.zero_cost), *screened]))
+        self.zc_measure = list(dict.fromkeys([*recorded, *screened]))
 
     def _prescreen(self) -> None:
         """Score the pre-screen's candidates (once per run: ``prescreen.csv``), charge its CPU time to the
