@@ -284,7 +284,7 @@ class ProxyResult:
 
 TrainingEvaluator = Callable[[Any, str, int], tuple[float, float, float]]
 """``(genotype, preset spec, seed) -> (score, cpu_s, wall_s)`` — a short training run's validation
-accuracy (see :func:`training_evaluator`)."""
+accuracy plus the preset's size term (see :func:`training_evaluator`)."""
 
 
 def training_presets() -> dict[str, Any]:
@@ -322,9 +322,10 @@ def training_evaluator(
 ) -> TrainingEvaluator:
     """A :data:`TrainingEvaluator`: shrink the genotype by the preset (``nas.presets.apply_preset``),
     train it with ``nas.train.train`` on ``dataset`` from ``data`` (split and subset by the preset, the
-    data set loaded once per distinct data options) and score it by validation top-1. The cost is
-    the training's process CPU time (data loading is shared by all candidates and not charged); on a
-    ``device`` such as ``cuda`` the wall time is the device-seconds per candidate."""
+    data set loaded once per distinct data options) and score it by validation top-1 plus the preset's
+    size term (:meth:`nas.presets.Preset.score`). The cost is the training's process CPU time (data
+    loading is shared by all candidates and not charged); on a ``device`` such as ``cuda`` the wall
+    time is the device-seconds per candidate."""
     import dataclasses
 
     from nas.data import load_dataset
@@ -344,16 +345,28 @@ def training_evaluator(
         net = apply_preset(genotype, preset)
         cfg = dataclasses.replace(preset.train_config(), seed=seed, evaluate_test=False)
         t0, w0 = time.process_time(), time.perf_counter()
+        params = _params(genotype, preset)
         result = train(net, datasets[key], cfg, device=device, tensorboard=False)
-        return float(result["val_top1"]), time.process_time() - t0, time.perf_counter() - w0
+        score = preset.score(result["val_top1"], params)
+        return score, time.process_time() - t0, time.perf_counter() - w0
 
     return run
 
 
+def _params(genotype: Any, preset: Any) -> int:
+    """Parameters of the architecture as sampled (not the shrunk proxy), for the preset's size term;
+    counted only when the preset has one."""
+    if not preset.params_weight:
+        return 0
+    from nas.describe import describe
+
+    return int(describe(genotype)["params"])
+
+
 RungEvaluator = Callable[[Any, str, int, Sequence[int]], list[tuple[float, float, float]]]
 """``(genotype, preset spec, seed, epochs) -> [(score, cpu_s, wall_s) per epoch]``: one training run
-of the preset, scored by validation accuracy after each of ``epochs`` (the last is the preset's own
-``epochs``); costs are cumulative from the start of the run (see :func:`rung_evaluator`)."""
+of the preset, scored (:meth:`nas.presets.Preset.score`) after each of ``epochs`` (the last is the
+preset's own ``epochs``); costs are cumulative from the start of the run (see :func:`rung_evaluator`)."""
 
 
 def parse_rungs(text: str | Sequence[int]) -> list[int]:
@@ -418,15 +431,18 @@ def rung_evaluator(
         )
         out: list[tuple[float, float, float]] = []
         t0, w0 = time.process_time(), time.perf_counter()
+        params = _params(genotype, preset)
 
         def at_epoch(trainer: Any, rec: Mapping[str, Any]) -> None:
             if rec["epoch"] in schedule and rec["epoch"] < preset.epochs:
                 v = trainer.evaluate("val")
-                out.append((float(v["top1"]), time.process_time() - t0, time.perf_counter() - w0))
+                score = preset.score(v["top1"], params)
+                out.append((score, time.process_time() - t0, time.perf_counter() - w0))
 
         trainer = Trainer(net, datasets[key], cfg, device=device, callbacks=[at_epoch], tensorboard=False)
         result = trainer.fit()
-        out.append((float(result["val_top1"]), time.process_time() - t0, time.perf_counter() - w0))
+        score = preset.score(result["val_top1"], params)
+        out.append((score, time.process_time() - t0, time.perf_counter() - w0))
         return out
 
     return run

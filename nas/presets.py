@@ -11,9 +11,11 @@ other width and the stem's absolute channel counts scaled alike) shrink a networ
 
 * ``tiny``   — smoke-test proxy: 5 cells at C=8, 2 epochs on a 5k subset, 1k validation images.
 * ``rank``   — the default search proxy, tuned for rank fidelity per CPU-second (not accuracy): 5 cells
-  at C=8, 6 epochs cosine on a 10k subset, batch 64, no augmentation, 5k validation images. On 100
-  held-out NAS-Bench-201 architectures its Spearman ρ against 200-epoch CIFAR-10 accuracy is 0.79
-  (95 % CI 0.69–0.87) at ≈ 50 CPU-s per candidate (``benchmarks/results/CALIBRATION.md``).
+  at C=8, 6 epochs cosine on a 10k subset, batch 64, no augmentation, 5k validation images; scored
+  by validation accuracy + 5 · log10(parameters of the architecture as searched) (``params_weight``,
+  see :meth:`Preset.score`; ``params_weight=0`` ranks by accuracy alone). Measured against 200-epoch
+  CIFAR-10 accuracy of NAS-Bench-201 architectures at ≈ 50 CPU-s per candidate in
+  ``benchmarks/results/CALIBRATION.md``.
 * ``small``  — search proxy (the DARTS search network's size): 8 cells at C=16, 10 epochs on 20k.
 * ``medium`` — a stronger proxy: 14 cells at C=24, 50 epochs on the full training split.
 * ``full``   — the DARTS CIFAR protocol for final training: the architecture as written (e.g. 20 cells
@@ -47,6 +49,7 @@ class Preset(TrainConfig):
     test_image_size: int | None = None
     cells: int | None = None
     width: int | None = None
+    params_weight: float = 0.0  # score = val top-1 (%) + params_weight × log10(parameters)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -56,6 +59,19 @@ class Preset(TrainConfig):
                 raise ValueError(f"preset field {f!r} must be a positive int or None, got {v!r}")
         if self.val_size < 0:
             raise ValueError(f"preset field 'val_size' must be >= 0, got {self.val_size!r}")
+        if not math.isfinite(self.params_weight):
+            raise ValueError(f"preset field 'params_weight' must be finite, got {self.params_weight!r}")
+
+    def score(self, val_top1: float, params: int) -> float:
+        """The proxy's ranking score: validation top-1 (%) plus ``params_weight`` points per decade of
+        the parameters of the architecture as searched (not of the shrunk proxy network). A short run
+        under-rates big networks, which learn slower but end higher; the size term puts back what
+        200 epochs would add (``benchmarks/results/CALIBRATION.md``)."""
+        if not self.params_weight:
+            return float(val_top1)
+        if params < 1:
+            raise ValueError(f"params_weight needs a positive parameter count, got {params!r}")
+        return float(val_top1) + self.params_weight * math.log10(params)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
@@ -85,7 +101,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 6, "eval_every": 6, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4,
         "schedule": "cosine", "warmup_epochs": 0, "crop_padding": 0, "flip": False, "cutout": 0,
         "drop_path": 0.0, "aux_weight": 0.0, "grad_clip": 5.0, "train_subset": 10000, "val_size": 5000,
-        "cells": 5, "width": 8,
+        "cells": 5, "width": 8, "params_weight": 5.0,
     },
     "small": {
         "epochs": 10, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "schedule": "cosine",

@@ -389,6 +389,20 @@ def test_rung_evaluator_keeps_the_trajectory_of_plain_training() -> None:
     assert len({s for s, _, _ in rungs}) > 1  # the scores move as training goes on
 
 
+def test_training_scores_carry_the_presets_size_term() -> None:
+    # score = val top-1 + params_weight * log10(params of the sampled architecture, not the proxy)
+    from nas.describe import describe
+
+    spec = "tiny:train_subset=96,val_size=64,epochs=2,eval_every=2,image_size=16,batch_size=32"
+    g = _genotype(ARCHS[0])
+    params = describe(g)["params"]
+    plain = C.training_evaluator(None, dataset="synthetic")(g, spec, 0)
+    sized = C.training_evaluator(None, dataset="synthetic")(g, spec + ",params_weight=5", 0)
+    assert sized[0] == pytest.approx(plain[0] + 5 * np.log10(params))
+    rungs = C.rung_evaluator(None, dataset="synthetic")(g, spec + ",params_weight=5", 0, [1])
+    assert rungs[-1][0] == pytest.approx(sized[0]) and rungs[0][0] > 5 * np.log10(params)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     CIFAR_TAR is None or not TRUTH_1500.is_file(), reason="shared CIFAR-10 / NB201 table absent"

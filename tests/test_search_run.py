@@ -401,3 +401,19 @@ def test_seed_points_inside_the_space_feed_the_strategy(tmp_path, table_csv, tab
     state = json.loads((tmp_path / "seeded" / "strategy.json").read_text())["state"]
     # the in-space seed was observed: it is in the (not yet aged) population
     assert any(arch_string(c) == best_arch for c, _ in state["population"])
+
+
+def test_training_objective_scores_accuracy_plus_the_size_term() -> None:
+    # the rank preset's score is val top-1 + 5 log10(params); ASHA's per-epoch reports carry the same term
+    from nas.search.objectives import Job, make_objective
+
+    space = SPACES["nb201"](C=8, N=1, input_size=16)
+    g = space.decode({k: v[2] for k, v in space.choices().items()})
+    opts = dict(train_subset=64, val_size=32, epochs=2, eval_every=1, image_size=16, batch_size=32)
+    obj = make_objective("train", space, dataset="synthetic", preset="rank", train_overrides=opts)
+    reports: list[dict] = []
+    out = obj.evaluate(Job(trial_id=0, key="k", genotype=g.to_json()), reports.append)
+    bonus = 5 * math.log10(out["params"])
+    assert out["score"] == pytest.approx(out["val_top1"] + bonus)
+    assert [r["epoch"] for r in reports] == [1, 2] and reports[-1]["score"] == pytest.approx(out["score"])
+    assert [r["score"] for r in reports] == pytest.approx([v + bonus for _, v in out["curve"]])

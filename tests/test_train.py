@@ -107,6 +107,14 @@ def test_presets_are_data_with_overrides():
         None,
     )
     assert tiny.data_options()["train_subset"] == PRESETS["tiny"]["train_subset"]
+    rank = get_preset("rank")
+    assert rank.params_weight == 5.0 and rank.score(50.0, 10_000) == pytest.approx(70.0)
+    assert get_preset("rank", params_weight="0").score(50.0, 10_000) == 50.0
+    assert get_preset("tiny", params_weight="2.5").params_weight == 2.5
+    with pytest.raises(ValueError, match="params_weight"):
+        get_preset("tiny", params_weight="inf")
+    with pytest.raises(ValueError, match="positive parameter count"):
+        rank.score(50.0, 0)
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         get_preset("huge")
     with pytest.raises(ValueError, match="unknown preset field 'epoch'"):

@@ -131,9 +131,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--concurrency", type=int, default=None, help="trials at once (default: as resources allow)"
     )
-    e.add_argument(
-        "--early-stop", choices=("asha",), default=None, help="ASHA on per-epoch validation accuracy"
-    )
+    e.add_argument("--early-stop", choices=("asha",), default=None, help="ASHA on the per-epoch proxy score")
     e.add_argument(
         "--asha-opt",
         action="append",

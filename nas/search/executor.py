@@ -8,7 +8,7 @@
     job (strategy proposal, dedup, budget) and hands every finished trial back to it. Trials run the
     function trainable :func:`_trainable` with ``--cpus-per-trial`` / ``--gpus-per-trial`` (fractional)
     resources, at most ``--concurrency`` at once, optionally under ASHA (``--early-stop asha``, on the
-    per-epoch validation accuracy). Without ``--address`` a local Ray is started (and shut down
+    per-epoch proxy score). Without ``--address`` a local Ray is started (and shut down
     afterwards); ``--address HOST:PORT`` or ``auto`` joins a running cluster and spreads trials over its
     nodes.
 

@@ -4,9 +4,9 @@ An objective is a small picklable object with two halves:
 
 * driver side, ``lookup(space, choices, genotype)`` returns the table key of a candidate (the NB201 arch
   string for tables; ``None`` for objectives that train the genotype itself);
-* worker side, ``evaluate(job, report)`` returns a metrics dict with ``"score"`` (higher is better; the
-  validation accuracy for training) and may call ``report({"epoch": k, "score": acc})`` after each epoch
-  (ASHA early stopping reads these).
+* worker side, ``evaluate(job, report)`` returns a metrics dict with ``"score"`` (higher is better; for
+  training the validation accuracy plus the preset's size term, see ``Preset.score``) and may call
+  ``report({"epoch": k, "score": s})`` after each epoch (ASHA early stopping reads these).
 
 :func:`run_job` wraps ``evaluate``: it times the trial, records where it ran, measures params and MACs
 when asked, and turns an exception, a NaN score or an out-of-memory error into a ``failed`` result
@@ -257,7 +257,8 @@ class SyntheticObjective(Objective):
 class TrainObjective(Objective):
     """Proxy training with ``nas.train``: the candidate is shrunk to a fidelity preset's ``cells`` / ``width``
     (:func:`nas.presets.apply_preset`), trained on the preset's training subset and ranked by its accuracy
-    on the validation split carved from the training set (never the test set); the validation accuracy is
+    on the validation split carved from the training set (never the test set), plus the preset's size
+    term (:meth:`nas.presets.Preset.score`; ``val_top1`` keeps the bare accuracy); the score is
     reported after every epoch for ASHA. ``params`` / ``macs`` are those of the architecture as searched
     (at the data set's resolution and classes); the proxy network's are ``proxy_params`` / ``proxy_macs``.
     Loaded data sets are kept per worker process, so a reused Ray actor loads them once."""
@@ -318,6 +319,7 @@ class TrainObjective(Objective):
         )
         full = describe(net.replace(aux=()))
         proxy = apply_preset(net, preset)
+        params = int(full["params"])
 
         curve: list[list[float]] = []  # [epoch, val top-1] at each evaluation: per-rung calibration
 
@@ -327,7 +329,7 @@ class TrainObjective(Objective):
                 report(
                     {
                         "epoch": int(rec["epoch"]),
-                        "score": float(rec["val_top1"]),
+                        "score": preset.score(rec["val_top1"], params),
                         "train_loss": rec.get("train_loss"),
                     }
                 )
@@ -352,8 +354,8 @@ class TrainObjective(Objective):
             )
         }
         out.update(
-            score=r.get("val_top1"),
-            params=int(full["params"]),
+            score=None if r.get("val_top1") is None else preset.score(r["val_top1"], params),
+            params=params,
             macs=int(full["macs"]),
             proxy_params=r.get("params"),
             proxy_macs=r.get("macs"),

@@ -447,7 +447,7 @@ class Search:
         opts = {k: v for k, v in c.objective.items() if k != "kind"}
         kind = c.objective.get("kind", "synthetic")
         if kind == "train" and c.early_stop == "asha":
-            # ASHA acts on per-epoch validation accuracy: evaluate every epoch unless told otherwise
+            # ASHA acts on per-epoch scores: evaluate every epoch unless told otherwise
             opts["train_overrides"] = {"eval_every": 1, **(opts.get("train_overrides") or {})}
         if kind == "zero-cost":
             opts.setdefault("seed", c.seed)
