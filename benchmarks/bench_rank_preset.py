@@ -69,6 +69,18 @@ def stats(score: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
     }
 
 
+def paired_gain(a: np.ndarray, b: np.ndarray, truth: np.ndarray, repeats: int = 2000) -> dict[str, Any]:
+    """ρ(a) − ρ(b) on the same architectures, with a 95 % bootstrap interval (resampling archs)."""
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(repeats):
+        i = rng.integers(0, len(truth), len(truth))
+        diffs.append(spearman(a[i], truth[i]) - spearman(b[i], truth[i]))
+    lo, hi = np.nanquantile(diffs, [0.025, 0.975])
+    d = spearman(a, truth) - spearman(b, truth)
+    return {"delta": round(d, 4), "ci95": [round(float(lo), 3), round(float(hi), 3)]}
+
+
 def evaluate(samples: list[dict[str, Any]], weight: float) -> dict[str, Any]:
     def cat(key: str) -> np.ndarray:
         return np.concatenate([s[key] for s in samples])
@@ -83,6 +95,7 @@ def evaluate(samples: list[dict[str, Any]], weight: float) -> dict[str, Any]:
             stats(score[i : i + len(s["truth"])], s["truth"])
             for i, s in zip(np.cumsum([0] + [len(s["truth"]) for s in samples[:-1]]), samples)
         ],
+        "gain_over_accuracy": paired_gain(score, val, truth),
         "params": stats(params, truth),
         "synflow": stats(synflow, truth),
         "cpu_s_per_candidate": round(float(np.mean([s["cpu_s"] for s in samples])), 1),
@@ -109,8 +122,8 @@ def main() -> None:
         seeds = ", ".join(str(s["seed"]) for s in samples)
         n = sum(len(s["truth"]) for s in samples)
         print(f"## {name} (seeds {seeds}; {n} archs)\n")
-        print("| score | ρ [95 % CI] | per sample | Kendall τ | top-10 % |")
-        print("|---|---|---|---|---|")
+        print("| score | ρ [95 % CI] | per sample | Δρ vs accuracy [95 % CI] | Kendall τ | top-10 % |")
+        print("|---|---|---|---|---|---|")
         rows = {}
         for w in sorted({*WEIGHTS, chosen}):
             r = evaluate(samples, w)
@@ -118,14 +131,16 @@ def main() -> None:
             s = r["rank_score"]
             mark = " (preset)" if w == chosen else ""
             per = " / ".join(f"{p['spearman']:.3f}" for p in r["per_sample"])
+            g = r["gain_over_accuracy"]
+            gain = f"{g['delta']:+.3f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}]" if w else "—"
             print(
                 f"| acc + {w:g}·log10(params){mark} | {s['spearman']:.3f} [{s['ci95'][0]:.2f}, "
-                f"{s['ci95'][1]:.2f}] | {per} | {s['kendall']:.3f} | {s['top10_precision']:.2f} |"
+                f"{s['ci95'][1]:.2f}] | {per} | {gain} | {s['kendall']:.3f} | {s['top10_precision']:.2f} |"
             )
         for proxy in ("params", "synflow"):
             s = rows[f"w={chosen:g}"][proxy]
             print(
-                f"| {proxy} alone | {s['spearman']:.3f} [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | | "
+                f"| {proxy} alone | {s['spearman']:.3f} [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | | | "
                 f"{s['kendall']:.3f} | {s['top10_precision']:.2f} |"
             )
         cpu = rows[f"w={chosen:g}"]["cpu_s_per_candidate"]
