@@ -65,8 +65,8 @@ class Preset(TrainConfig):
     def score(self, val_top1: float, params: int) -> float:
         """The proxy's ranking score: validation top-1 (%) plus ``params_weight`` points per decade of
         the parameters of the architecture as searched (not of the shrunk proxy network). A short run
-        under-rates big networks, which learn slower but end higher; the size term puts back what
-        200 epochs would add (``benchmarks/results/CALIBRATION.md``)."""
+        under-rates big networks, which learn slower but end higher; the size term puts back part of
+        what longer training adds (measured in ``benchmarks/results/CALIBRATION.md``)."""
         if not self.params_weight:
             return float(val_top1)
         if params < 1:
