@@ -102,11 +102,67 @@ def evaluate(samples: list[dict[str, Any]], weight: float) -> dict[str, Any]:
     }
 
 
+def training_column(path: Path) -> str:
+    cols = [r.name for r in load_calibration(path).results if r.kind == "training"]
+    if len(cols) != 1:
+        raise SystemExit(f"{path}: expected one training column, found {cols}")
+    return cols[0]
+
+
+def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float) -> list[dict[str, Any]]:
+    """Each variant against the preset on the same architectures, both scored acc + w·log10(params)."""
+    print("\n## Other training budgets on held-out architectures (paired with the preset)\n")
+    print(
+        "| variant | seed | CPU-s / candidate | ρ [95 % CI] | preset ρ, same archs | Δρ [95 % CI] "
+        "| acc. alone ρ |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    preset = get_preset("rank", params_weight=w)
+    rows = []
+    for path in paths:
+        name = training_column(path)
+        v = load_sample(path, name)
+        base = next((s for s in heldout if s["seed"] == v["seed"]), None)
+        if base is None or base["archs"] != v["archs"]:
+            raise SystemExit(f"{path}: no held-out sample with seed {v['seed']} and the same architectures")
+
+        def score(s: dict[str, Any]) -> np.ndarray:
+            return np.asarray([preset.score(a, int(p)) for a, p in zip(s["val"], s["params"])])
+
+        a, b, t = score(v), score(base), v["truth"]
+        r = {
+            "variant": name,
+            "seed": v["seed"],
+            "cpu_s_per_candidate": round(v["cpu_s"], 1),
+            "score": stats(a, t),
+            "preset": stats(b, t),
+            "gain": paired_gain(a, b, t),
+            "accuracy_alone": stats(v["val"], t),
+        }
+        rows.append(r)
+        s, g = r["score"], r["gain"]
+        print(
+            f"| `{name}` | {v['seed']} | {r['cpu_s_per_candidate']} | {s['spearman']:.3f} "
+            f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | {r['preset']['spearman']:.3f} | "
+            f"{g['delta']:+.3f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] | "
+            f"{r['accuracy_alone']['spearman']:.3f} |"
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tuning", type=Path, nargs="+", required=True)
     ap.add_argument("--heldout", type=Path, nargs="+", required=True)
     ap.add_argument("--proxy", default="rank", help="the training column of the calibrations")
+    ap.add_argument(
+        "--variants",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="calibrations of other training budgets over a held-out sample (same --seed): compared "
+        "pair-wise with the preset on the same architectures",
+    )
     ap.add_argument("-o", "--output", type=Path, default=None, help="write the figures as JSON")
     args = ap.parse_args()
 
@@ -147,6 +203,8 @@ def main() -> None:
         print(f"\nCPU-s per candidate (training; the size term is free): {cpu}\n")
         out[name] = {"files": [s["file"] for s in samples], "n": n, "by_weight": rows}
     print(f"held-out architectures also in the tuning samples: {overlap}")
+    if args.variants:
+        out["variants"] = compare_variants(args.variants, groups["heldout"], chosen)
     if args.output:
         args.output.write_text(json.dumps(out, indent=1, default=lambda o: None if math.isnan(o) else o))
         print(f"wrote {args.output}")
