@@ -81,20 +81,23 @@ def paired_gain(a: np.ndarray, b: np.ndarray, truth: np.ndarray, repeats: int = 
     return {"delta": round(d, 4), "ci95": [round(float(lo), 3), round(float(hi), 3)]}
 
 
+def preset_scores(sample: dict[str, Any], weight: float) -> np.ndarray:
+    """The sample's scores under the rank preset with ``params_weight=weight``."""
+    preset = get_preset("rank", params_weight=weight)
+    return np.asarray([preset.score(v, int(p)) for v, p in zip(sample["val"], sample["params"])])
+
+
 def evaluate(samples: list[dict[str, Any]], weight: float) -> dict[str, Any]:
     def cat(key: str) -> np.ndarray:
         return np.concatenate([s[key] for s in samples])
 
     truth, val, params = cat("truth"), cat("val"), cat("params")
-    preset = get_preset("rank", params_weight=weight)
-    score = np.asarray([preset.score(v, int(p)) for v, p in zip(val, params)])
+    per_sample = [preset_scores(s, weight) for s in samples]
+    score = np.concatenate(per_sample)
     synflow = np.log10(np.maximum(cat("synflow"), 1e-300))
     return {
         "rank_score": stats(score, truth),
-        "per_sample": [
-            stats(score[i : i + len(s["truth"])], s["truth"])
-            for i, s in zip(np.cumsum([0] + [len(s["truth"]) for s in samples[:-1]]), samples)
-        ],
+        "per_sample": [stats(x, s["truth"]) for x, s in zip(per_sample, samples)],
         "gain_over_accuracy": paired_gain(score, val, truth),
         "params": stats(params, truth),
         "synflow": stats(synflow, truth),
@@ -117,7 +120,6 @@ def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float)
         "| acc. alone ρ |"
     )
     print("|---|---|---|---|---|---|---|")
-    preset = get_preset("rank", params_weight=w)
     rows = []
     for path in paths:
         name = training_column(path)
@@ -125,11 +127,7 @@ def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float)
         base = next((s for s in heldout if s["seed"] == v["seed"]), None)
         if base is None or base["archs"] != v["archs"]:
             raise SystemExit(f"{path}: no held-out sample with seed {v['seed']} and the same architectures")
-
-        def score(s: dict[str, Any]) -> np.ndarray:
-            return np.asarray([preset.score(a, int(p)) for a, p in zip(s["val"], s["params"])])
-
-        a, b, t = score(v), score(base), v["truth"]
+        a, b, t = preset_scores(v, w), preset_scores(base, w), v["truth"]
         r = {
             "variant": name,
             "seed": v["seed"],

@@ -321,18 +321,14 @@ class TrainObjective(Objective):
         proxy = apply_preset(net, preset)
         params = int(full["params"])
 
-        curve: list[list[float]] = []  # [epoch, val top-1] at each evaluation: per-rung calibration
+        # [epoch, score] at each evaluation, the scores ASHA saw: per-rung calibration (nas report)
+        curve: list[list[float]] = []
 
         def on_epoch(_trainer: Any, rec: Mapping[str, Any]) -> None:
             if rec.get("val_top1") is not None:
-                curve.append([int(rec["epoch"]), float(rec["val_top1"])])
-                report(
-                    {
-                        "epoch": int(rec["epoch"]),
-                        "score": preset.score(rec["val_top1"], params),
-                        "train_loss": rec.get("train_loss"),
-                    }
-                )
+                score = preset.score(rec["val_top1"], params)
+                curve.append([int(rec["epoch"]), score])
+                report({"epoch": int(rec["epoch"]), "score": score, "train_loss": rec.get("train_loss")})
 
         trainer = Trainer(
             proxy, data, preset.train_config(), callbacks=[on_epoch], progress=False, tensorboard=False

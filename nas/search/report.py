@@ -8,7 +8,7 @@ followed by agreement sections, each shown only when the run has the data for it
 * truth (``--truth CSV``): the trial score vs a ground-truth column for the trials whose arch is in the
   table (both sides parsed by the space's arch codec, so formatting does not matter);
 * zero-cost: every numeric trial metric named ``zc_*`` vs the trial score, the target score and the truth;
-* rungs: from the per-epoch validation ``curve`` of trials that trained to the last epoch, the rank
+* rungs: from the per-epoch score ``curve`` of trials that trained to the last epoch, the rank
   correlation of the score at each epoch with the final score (how well an early rung predicts the end).
 """
 
@@ -144,11 +144,7 @@ def report(
                 if c["spearman"] is not None
                 else None,
             }
-    zc = [
-        x
-        for x in _zero_cost(ran, final_rows, truth_of)
-        if not (x["vs"] == "score" and x["metric"] == f"zc_{objective.get('proxy')}")  # itself: ρ = 1
-    ]
+    zc = _zero_cost(ran, final_rows, truth_of, own=f"zc_{objective.get('proxy')}")
     if zc:
         agreement["zero_cost"] = zc
     rungs = _rungs(ran)
@@ -175,9 +171,13 @@ def _cost(directory: Path, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _zero_cost(
-    ran: Sequence[Mapping[str, Any]], final_rows: Sequence[Mapping[str, Any]], truth_of: Mapping[int, float]
+    ran: Sequence[Mapping[str, Any]],
+    final_rows: Sequence[Mapping[str, Any]],
+    truth_of: Mapping[int, float],
+    own: str = "",
 ) -> list[dict[str, Any]]:
-    """Each ``zc_*`` metric vs the trial score, every target of final.csv, and the truth."""
+    """Each ``zc_*`` metric vs the trial score, every target of final.csv, and the truth; the metric
+    ``own`` (the zero-cost objective's proxy, which *is* the score) not against the score."""
     from nas.search.final import candidate_means
 
     names = sorted(
@@ -198,6 +198,8 @@ def _zero_cost(
     for name in names:
         values = {r["trial_id"]: v for r in ran if (v := _finite((r["metrics"] or {}).get(name))) is not None}
         for vs, ref in refs:
+            if name == own and vs == "score":
+                continue
             ids = sorted(set(values) & set(ref))
             if ids:
                 out.append(
