@@ -597,6 +597,8 @@ def calibrate(
     ensembles: Sequence[str] = (),
     rungs: Sequence[int] | None = None,
     device: str | None = None,
+    journal: str | Path | None = None,
+    resume: bool = False,
 ) -> Calibration:
     """Score a seeded sample of ``sample`` architectures of the truth table with every proxy.
 
@@ -614,6 +616,9 @@ def calibrate(
     named ``"<preset>@<epoch>"`` whose cost is the CPU time up to and including that evaluation.
     ``trainer`` is then a :data:`RungEvaluator` (default :func:`rung_evaluator`). An ensemble naming
     the preset uses its last rung. :func:`halving_report` simulates successive halving on them.
+
+    ``journal``: a file (``nas.calibration_journal``) that records each finished training evaluation;
+    with ``resume=True`` an existing journal of the same run is replayed instead of retrained.
     """
     zero, train = split_proxies(list(proxies))
     parts = [parse_ensemble(e, proxies) for e in ensembles]
@@ -631,6 +636,20 @@ def calibrate(
             genotypes.append(parse(a))
         except ValueError as e:
             raise ValueError(f"ground-truth arch {a!r} is not a member of space {sp.name!r}: {e}") from None
+    log = None
+    if journal is not None and train:
+        from nas.calibration_journal import Journal
+
+        key = {
+            "space": sp.name, "truth": str(truth), "arch_column": arch_column,
+            "target_column": target_column, "sample": sample, "seed": seed,
+            "data": str(data) if data is not None else None, "device": _device_name(device),
+            "presets": {n: resolve_preset(n).to_dict() for n in train}, "rungs": schedules or None,
+        }  # fmt: skip
+        log = Journal(journal, key, resume=resume)
+        if progress and len(log):
+            progress(f"resuming: {len(log)} training evaluations from {journal}")
+    arch_of = {g: a for g, (a, _) in zip(genotypes, rows)}
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -657,11 +676,15 @@ def calibrate(
         per_rung: dict[str, list[ProxyResult]] = {}
         if train and rungs is not None:
             run_rungs: RungEvaluator = trainer or rung_evaluator(data, device=device)  # type: ignore
+            if log is not None:
+                run_rungs = log.wrap(run_rungs, arch_of)
             for n in train:
                 per_rung[n] = _score_rungs(n, schedules[n], genotypes, run_rungs, seed, trainer, progress)
                 results[n] = per_rung[n][-1]
         elif train:
             run = trainer or training_evaluator(data, device=device)
+            if log is not None:
+                run = log.wrap(run, arch_of)
             for n in train:
                 info = {"preset": _jsonable(resolve_preset(n).to_dict())} if trainer is None else {}
                 res = ProxyResult(n, "training", [], [], [], info=info)
@@ -1295,6 +1318,15 @@ def add_parser(sub: Any) -> None:
     )
     c.add_argument("-o", "--output-dir", type=Path, default=None, help="write NAME.csv/.json/.png here")
     c.add_argument("--name", default="calibration", help="output file stem (default: calibration)")
+    c.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: training results already in -o's NAME.journal.jsonl "
+        "are not trained again (the run's sample, seed, presets and device must be the same)",
+    )
+    c.add_argument(
+        "--overwrite", action="store_true", help="discard an unfinished run's journal and start again"
+    )
     c.add_argument("--format", choices=("table", "json"), default="table")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.set_defaults(func=_cli)
@@ -1327,22 +1359,38 @@ def _cli(args: Any) -> None:
         for n in train:
             rung_schedule(n, rungs)
     load_truth(args.truth, args.arch_column, args.target_column)  # fail fast on file / columns
-    cal = calibrate(
-        args.space,
-        names,
-        args.truth,
-        arch_column=args.arch_column,
-        target_column=args.target_column,
-        sample=args.sample,
-        seed=args.seed,
-        data=args.data,
-        batch_size=args.batch_size,
-        threads=args.threads,
-        device=args.device,
-        ensembles=args.ensemble,
-        progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
-        rungs=rungs,
-    )
+    from nas.calibration_journal import journal_path
+
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    if args.resume and args.output_dir is None:
+        raise ValueError("--resume needs -o/--output-dir, where the run's journal is")
+    journal = journal_path(args.output_dir, args.name) if args.output_dir is not None else None
+    if journal is not None and args.overwrite:
+        journal.unlink(missing_ok=True)
+    try:
+        cal = calibrate(
+            args.space,
+            names,
+            args.truth,
+            arch_column=args.arch_column,
+            target_column=args.target_column,
+            sample=args.sample,
+            seed=args.seed,
+            data=args.data,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            device=args.device,
+            ensembles=args.ensemble,
+            progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
+            rungs=rungs,
+            journal=journal,
+            resume=args.resume,
+        )
+    except KeyboardInterrupt:
+        where = f"; finished trainings are journaled in {journal} (continue with --resume)"
+        print(f"nas: interrupted{where if journal is not None and journal.exists() else ''}", file=sys.stderr)
+        raise SystemExit(130) from None
     summary = cal.summary()
     halving = halving_report(cal) if rungs is not None else None
     if args.format == "json":
@@ -1356,3 +1404,5 @@ def _cli(args: Any) -> None:
     if args.output_dir is not None:
         for p in write_outputs(cal, args.output_dir, args.name).values():
             print(p, file=sys.stderr)
+        if journal is not None:
+            journal.unlink(missing_ok=True)  # the JSON now holds every result

@@ -415,3 +415,112 @@ def test_rung_calibration_on_real_data() -> None:
     assert [r.name for r in cal.results] == [f"{spec}@1", f"{spec}@2"]
     assert cal.results[-1].scores == plain.results[0].scores  # same trajectory, same final accuracy
     assert all(10.0 < s < 60.0 for r in cal.results for s in r.scores)
+
+
+# ------------------------------------------------------------------------------------------ journal
+
+
+class _Stop(Exception):
+    pass
+
+
+def _scoring(calls: list, stop_after: int | None = None, space=None):
+    """A training evaluator: arch i scores -i (the ranking right); raises after ``stop_after`` calls."""
+    parse = C.arch_parser(space or small_space())
+
+    def run(genotype, spec, seed):
+        if stop_after is not None and len(calls) == stop_after:
+            raise _Stop
+        calls.append(spec)
+        i = next(k for k, a in enumerate(ARCHS) if genotype == parse(a))
+        return -float(i), 1.0 + i, 2.0 + i
+
+    return run
+
+
+def test_an_interrupted_calibration_resumes_from_its_journal(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    journal = tmp_path / "o" / "c.journal.jsonl"
+    kw = dict(target_column="acc", sample=6, data=None, journal=journal)
+    whole = C.calibrate(small_space(), ["params", "tiny", "rank"], truth, trainer=_scoring([]), **kw)
+    journal.unlink()
+    calls: list = []
+    with pytest.raises(_Stop):
+        C.calibrate(small_space(), ["params", "tiny", "rank"], truth, trainer=_scoring(calls, 8), **kw)
+    assert len(journal.read_text().splitlines()) == 1 + 8  # the key, then one line per training
+    with pytest.raises(ValueError, match="pass --resume to continue it"):
+        C.calibrate(small_space(), ["params", "tiny", "rank"], truth, trainer=_scoring([]), **kw)
+    calls = []
+    again = C.calibrate(
+        small_space(), ["params", "tiny", "rank"], truth, trainer=_scoring(calls), resume=True, **kw
+    )
+    assert calls == ["rank"] * 4  # 6 + 6 trainings, 8 journaled
+    assert again.summary()[1:] == whole.summary()[1:]  # params' cost is measured anew
+    assert [r.scores for r in again.results] == [r.scores for r in whole.results]
+    # another protocol may not continue this journal
+    for change, field in [({"seed": 1}, "seed"), ({"sample": 5}, "sample"), ({"device": "meta"}, "device")]:
+        with pytest.raises(ValueError, match=f"it was run with {field}="):
+            C.calibrate(
+                small_space(), ["tiny", "rank"], truth, trainer=_scoring([]), resume=True, **{**kw, **change}
+            )
+    with pytest.raises(ValueError, match="it was run with presets="):
+        C.calibrate(small_space(), ["tiny:epochs=3", "rank"], truth, trainer=_scoring([]), resume=True, **kw)
+
+
+def test_journal_survives_a_torn_last_line_and_replays_rungs(tmp_path: Path) -> None:
+    from nas.calibration_journal import Journal
+
+    truth = write_truth(tmp_path / "t.csv")
+    journal = tmp_path / "j.jsonl"
+    kw = dict(target_column="acc", sample=6, data=None, rungs=[1, 3], journal=journal)
+    whole = C.calibrate(small_space(), ["rank"], truth, trainer=rung_fake([]), **kw)
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:4]) + "\n" + lines[4][:20])  # a crash while writing line 5
+    calls: list = []
+    again = C.calibrate(small_space(), ["rank"], truth, trainer=rung_fake(calls), resume=True, **kw)
+    assert len(calls) == 6 - 3 and again.summary() == whole.summary()
+    assert len(journal.read_text().splitlines()) == 7
+    journal.write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match="line 2 is not JSON"):
+        Journal(journal, {}, resume=True)
+    (tmp_path / "other.jsonl").write_text('{"a": 1}\n')
+    with pytest.raises(ValueError, match="not a nas calibrate journal"):
+        Journal(tmp_path / "other.jsonl", {}, resume=True)
+
+
+def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    out = tmp_path / "o"
+    args = ["calibrate", "--truth", str(truth), "--target-column", "acc", "--preset", "tiny", "--sample", "4"]
+    args += ["--quiet", "-o", str(out), "--name", "c", "--format", "json"]
+    calls: list = []
+
+    def interrupted(*a, **k):
+        run = _scoring(calls, space=C.get_space("nb201"))
+
+        def once(genotype, spec, seed):
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return run(genotype, spec, seed)
+
+        return once
+
+    monkeypatch.setattr(C, "training_evaluator", interrupted)
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    err = capsys.readouterr().err
+    assert e.value.code == 130 and "journaled in" in err and "--resume" in err, err
+    assert main(args) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    monkeypatch.setattr(C, "training_evaluator", lambda *a, **k: _scoring(calls, space=C.get_space("nb201")))
+    assert main([*args, "--resume"]) == 0
+    assert len(calls) == 4 and not (out / "c.journal.jsonl").exists()
+    d = json.loads((out / "c.json").read_text())
+    assert d["summary"][0]["spearman"] == 1.0 and d["summary"][0]["n"] == 4
+    capsys.readouterr()
+    assert main([*args, "--resume", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "exclude each other" in err and err.count("\n") == 1, err
+    no_out = [a for a in args if a not in ("-o", str(out))]
+    assert main([*no_out, "--resume"]) == 2
+    assert "--resume needs -o" in capsys.readouterr().err
