@@ -120,32 +120,64 @@ def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float)
         "| acc. alone ρ |"
     )
     print("|---|---|---|---|---|---|---|")
-    rows = []
+    groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for path in paths:
         name = training_column(path)
         v = load_sample(path, name)
         base = next((s for s in heldout if s["seed"] == v["seed"]), None)
         if base is None or base["archs"] != v["archs"]:
             raise SystemExit(f"{path}: no held-out sample with seed {v['seed']} and the same architectures")
-        a, b, t = preset_scores(v, w), preset_scores(base, w), v["truth"]
-        r = {
-            "variant": name,
-            "seed": v["seed"],
-            "cpu_s_per_candidate": round(v["cpu_s"], 1),
-            "score": stats(a, t),
-            "preset": stats(b, t),
-            "gain": paired_gain(a, b, t),
-            "accuracy_alone": stats(v["val"], t),
-        }
-        rows.append(r)
-        s, g = r["score"], r["gain"]
-        print(
-            f"| `{name}` | {v['seed']} | {r['cpu_s_per_candidate']} | {s['spearman']:.3f} "
-            f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | {r['preset']['spearman']:.3f} | "
-            f"{g['delta']:+.3f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] | "
-            f"{r['accuracy_alone']['spearman']:.3f} |"
-        )
+        groups.setdefault(name, []).append((v, base))
+    rows = []
+    for name, pairs in groups.items():  # each sample, then the samples of a variant pooled
+        for chunk in [[p] for p in pairs] + ([pairs] if len(pairs) > 1 else []):
+            vs, bases = [v for v, _ in chunk], [b for _, b in chunk]
+            a = np.concatenate([preset_scores(v, w) for v in vs])
+            b = np.concatenate([preset_scores(x, w) for x in bases])
+            t = np.concatenate([v["truth"] for v in vs])
+            r = {
+                "variant": name,
+                "seed": "+".join(str(v["seed"]) for v in vs),
+                "cpu_s_per_candidate": round(float(np.mean([v["cpu_s"] for v in vs])), 1),
+                "score": stats(a, t),
+                "preset": stats(b, t),
+                "gain": paired_gain(a, b, t),
+                "accuracy_alone": stats(np.concatenate([v["val"] for v in vs]), t),
+            }
+            rows.append(r)
+            s, g = r["score"], r["gain"]
+            print(
+                f"| `{name}` | {r['seed']} | {r['cpu_s_per_candidate']} | {s['spearman']:.3f} "
+                f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | {r['preset']['spearman']:.3f} | "
+                f"{g['delta']:+.3f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] | "
+                f"{r['accuracy_alone']['spearman']:.3f} |"
+            )
     return rows
+
+
+def retest(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seed noise: architectures that occur in two samples were trained twice with different seeds
+    (``--seed`` seeds the weights and the batch order; the data split is the preset's). The spread of
+    the two validation accuracies against the spread between architectures says how much of the
+    proxy's disagreement with the ground truth is noise rather than bias."""
+    runs: dict[str, list[float]] = {}
+    for s in samples:
+        for a, v, t in zip(s["archs"], s["val"], s["truth"]):
+            if t > 80:  # degenerate cells (all-`none`, 10 %) would inflate the spread
+                runs.setdefault(a, []).append(float(v))
+    pairs = np.asarray([r[:2] for r in runs.values() if len(r) > 1])
+    vals = np.asarray([r[0] for r in runs.values()])
+    if len(pairs) < 3:
+        return {"pairs": len(pairs)}
+    noise = float(np.sqrt(np.mean((pairs[:, 0] - pairs[:, 1]) ** 2) / 2))
+    spread = float(np.std(vals))
+    return {
+        "pairs": len(pairs),
+        "noise_sd": round(noise, 3),
+        "spread_sd": round(spread, 3),
+        "reliability": round(1 - noise**2 / spread**2, 3),
+        "retest_spearman": round(spearman(pairs[:, 0], pairs[:, 1]), 3),
+    }
 
 
 def main() -> None:
@@ -201,6 +233,13 @@ def main() -> None:
         print(f"\nCPU-s per candidate (training; the size term is free): {cpu}\n")
         out[name] = {"files": [s["file"] for s in samples], "n": n, "by_weight": rows}
     print(f"held-out architectures also in the tuning samples: {overlap}")
+    out["retest"] = r = retest(groups["tuning"] + groups["heldout"])
+    if r["pairs"] >= 3:
+        print(
+            f"seed noise ({r['pairs']} architectures trained twice, truth > 80 %): validation accuracy "
+            f"σ {r['noise_sd']:.2f} points per run against σ {r['spread_sd']:.2f} between architectures "
+            f"(reliability {r['reliability']:.2f}; ρ of the two runs {r['retest_spearman']:.2f})"
+        )
     if args.variants:
         out["variants"] = compare_variants(args.variants, groups["heldout"], chosen)
     if args.output:
