@@ -132,6 +132,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
         cluster.wait_for_nodes()
         nodes = {cluster.head_node.node_id, second.node_id}
         assert len(nodes) == 2
+        # trials of 2 s overlap even on a loaded machine (with 1 s, all six once ran on one node)
         # tpe under the Ray executor asks Ray Tune's OptunaSearch (define-by-run); a zoo seed point first
         rc = main(
             [
@@ -149,7 +150,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
                 "--objective",
                 "synthetic",
                 "--synthetic-sleep",
-                "1.0",
+                "2.0",
                 "--cpus-per-trial",
                 "1",
                 "--executor",
