@@ -31,5 +31,10 @@ timeout --signal=INT "$budget_s" nas calibrate --space nb201 --proxies synflow,p
     --sample 50 --seed "$seed" --device cuda --data .devdata/cifar10-jpeg.tar.gz \
     --truth .devdata/nb201-calibration-1500.csv -o "$out" --name "$name" --resume 2>&1 | tee "$out/$name.log"
 rc=${PIPESTATUS[0]}
-# 130: interrupted at the budget, the journal holds what finished; 0: done, NAME.json holds everything
-echo "exit $rc; journaled trainings: $(($(wc -l < "$out/$name.journal.jsonl" 2>/dev/null || echo 1) - 1))"
+# 0: done, NAME.json holds everything (the journal is gone); 130: stopped at the budget, the journal
+# holds what finished (its first line is the run's key)
+if [ -f "$out/$name.journal.jsonl" ]; then
+    echo "exit $rc; trainings journaled: $(($(wc -l < "$out/$name.journal.jsonl") - 1))"
+else
+    echo "exit $rc; results in $out/$name.json"
+fi
