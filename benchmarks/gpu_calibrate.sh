@@ -27,11 +27,12 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . > "$out/install.lo
 cp ".devdata/$name.journal.jsonl" "$out/" 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv,noheader
 export PYTHONUNBUFFERED=1
-timeout --signal=INT "$budget_s" nas calibrate --space nb201 --proxies synflow,params --preset "$preset" \
+timeout --signal=INT -k 30 "$budget_s" nas calibrate --space nb201 --proxies synflow,params --preset "$preset" \
     --sample 50 --seed "$seed" --device cuda --data .devdata/cifar10-jpeg.tar.gz \
     --truth .devdata/nb201-calibration-1500.csv -o "$out" --name "$name" --resume 2>&1 | tee "$out/$name.log"
 rc=${PIPESTATUS[0]}
-# 0: done, NAME.json holds everything (the journal is gone); 130: stopped at the budget, the journal
+# 0: done, NAME.json holds everything (the journal is gone); 130 (or 137 where SIGINT is ignored, as
+# in a backgrounded job): stopped at the budget, the journal
 # holds what finished (its first line is the run's key)
 if [ -f "$out/$name.journal.jsonl" ]; then
     echo "exit $rc; trainings journaled: $(($(wc -l < "$out/$name.journal.jsonl") - 1))"
