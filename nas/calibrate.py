@@ -599,6 +599,8 @@ def calibrate(
     device: str | None = None,
     journal: str | Path | None = None,
     resume: bool = False,
+    workers: int = 1,
+    dataset: str = "cifar10",
 ) -> Calibration:
     """Score a seeded sample of ``sample`` architectures of the truth table with every proxy.
 
@@ -619,7 +621,15 @@ def calibrate(
 
     ``journal``: a file (``nas.calibration_journal``) that records each finished training evaluation;
     with ``resume=True`` an existing journal of the same run is replayed instead of retrained.
+
+    ``workers`` > 1 trains the candidates in that many worker processes (``nas.calibration_pool``;
+    ``threads`` each) with the built-in trainer on ``dataset`` from ``data``; scores and per-candidate
+    CPU-seconds are those of one worker.
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if workers > 1 and trainer is not None:
+        raise ValueError("workers > 1 run the built-in trainer; a custom trainer runs in this process")
     zero, train = split_proxies(list(proxies))
     parts = [parse_ensemble(e, proxies) for e in ensembles]
     schedules: dict[str, list[int]] = {}
@@ -674,17 +684,26 @@ def calibrate(
             if progress:
                 progress(f"[{i + 1}/{len(genotypes)}] {rows[i][0]}")
         per_rung: dict[str, list[ProxyResult]] = {}
+        done: dict[tuple[str, str], Any] = {}  # trainings finished by the workers
+        if train and workers > 1:
+            for n in train:
+                resolve_preset(n)  # a bad preset fails here, not in a worker
+            pool = dict(workers=workers, threads=threads or 1, data=data, dataset=dataset, device=device)
+            train_parallel(train, genotypes, arch_of, schedules, seed, done, log, progress, **pool)
+            progress = None  # the workers reported every result as it came
         if train and rungs is not None:
-            run_rungs: RungEvaluator = trainer or rung_evaluator(data, device=device)  # type: ignore
+            run_rungs: RungEvaluator = trainer or rung_evaluator(data, dataset=dataset, device=device)  # type: ignore
             if log is not None:
                 run_rungs = log.wrap(run_rungs, arch_of)
+            run_rungs = _answer_from(done, run_rungs, arch_of)
             for n in train:
                 per_rung[n] = _score_rungs(n, schedules[n], genotypes, run_rungs, seed, trainer, progress)
                 results[n] = per_rung[n][-1]
         elif train:
-            run = trainer or training_evaluator(data, device=device)
+            run = trainer or training_evaluator(data, dataset=dataset, device=device)
             if log is not None:
                 run = log.wrap(run, arch_of)
+            run = _answer_from(done, run, arch_of)
             for n in train:
                 info = {"preset": _jsonable(resolve_preset(n).to_dict())} if trainer is None else {}
                 res = ProxyResult(n, "training", [], [], [], info=info)
@@ -703,6 +722,7 @@ def calibrate(
         "batch_size": int(batch[0].shape[0]),
         "data": str(data) if data is not None else None,
         "threads": threads or old_threads,
+        **({"workers": workers} if workers > 1 else {}),
         "device": _device_name(device) if train else "cpu",
         **({"rungs": schedules} if schedules else {}),
         "torch": torch.__version__,
@@ -721,6 +741,46 @@ def calibrate(
         + [ensemble(e, [results[n] for n in p]) for e, p in zip(ensembles, parts)],
         settings=settings,
     )
+
+
+def train_parallel(
+    train: Sequence[str],
+    genotypes: Sequence[Any],
+    arch_of: Mapping[Any, str],
+    schedules: Mapping[str, list[int]],
+    seed: int,
+    done: dict[tuple[str, str], Any],
+    log: Any,
+    progress: Callable[[str], None] | None,
+    **pool: Any,
+) -> None:
+    """Train every (preset, genotype) the journal ``log`` does not hold yet on worker processes
+    (``nas.calibration_pool.evaluate_parallel(**pool)``), filling ``done`` and the journal as each
+    result arrives."""
+    from nas.calibration_pool import evaluate_parallel
+
+    todo = [(n, g) for n in train for g in genotypes if log is None or log.get(n, arch_of[g]) is None]
+    tasks = [(g, n, seed, schedules.get(n)) for n, g in todo]
+    for k, (i, result) in enumerate(evaluate_parallel(tasks, **pool)):
+        n, g = todo[i]
+        done[(n, arch_of[g])] = result
+        if log is not None:
+            log.record(n, arch_of[g], result)
+        if progress:
+            s, c, _ = result[-1] if isinstance(result, list) else result
+            progress(f"[{n} {k + 1}/{len(todo)} trained] acc={s:.4f} cpu={c:.1f}s {arch_of[g]}")
+
+
+def _answer_from(done: Mapping[tuple[str, str], Any], run: Callable[..., Any], arch_of: Mapping[Any, str]):
+    """``run`` that first looks up ``done`` (results computed elsewhere) by (spec, arch)."""
+    if not done:
+        return run
+
+    def answered(genotype: Any, spec: str, seed: int, *rest: Any) -> Any:
+        r = done.get((spec, arch_of[genotype]))
+        return r if r is not None else run(genotype, spec, seed, *rest)
+
+    return answered
 
 
 def _device_name(device: str | None) -> str:
@@ -1310,6 +1370,13 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--batch-size", type=int, default=64, help="minibatch of the zero-cost proxies")
     c.add_argument("--threads", type=int, default=1, help="torch threads while measuring (default 1)")
     c.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="train candidates in this many worker processes, --threads each (default 1); "
+        "CPU-seconds per candidate stay per process, scores do not change",
+    )
+    c.add_argument(
         "--device",
         default="auto",
         help="where training presets train: auto (default: CUDA when available), cpu, cuda, cuda:1; "
@@ -1343,6 +1410,8 @@ def _cli(args: Any) -> None:
     split_proxies(names)  # unknown names fail before any work
     if args.sample < 2:
         raise ValueError(f"--sample must be at least 2, got {args.sample}")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.batch_size < 2:
         raise ValueError(f"--batch-size must be at least 2, got {args.batch_size}")
     for e in args.ensemble:
@@ -1386,6 +1455,7 @@ def _cli(args: Any) -> None:
             rungs=rungs,
             journal=journal,
             resume=args.resume,
+            workers=args.workers,
         )
     except KeyboardInterrupt:
         where = f"; finished trainings are journaled in {journal} (continue with --resume)"

@@ -224,6 +224,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys) -> None:
         (["--preset", "tiny:epochs=x"], "epochs"),
         (["--proxies", "params,params"], "listed twice"),
         (["--preset", "tiny", "--device", "tpu0"], "--device 'tpu0' is not a device"),
+        (["--preset", "tiny", "--workers", "0"], "--workers must be at least 1"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path: Path, capsys, extra, message) -> None:
@@ -524,3 +525,73 @@ def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:
     no_out = [a for a in args if a not in ("-o", str(out))]
     assert main([*no_out, "--resume"]) == 2
     assert "--resume needs -o" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- parallel workers
+
+SYNTH = "tiny:train_subset=96,val_size=64,epochs=2,image_size=16,batch_size=32"
+
+
+def test_workers_train_in_parallel_with_the_scores_of_one_process(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    kw = dict(target_column="acc", sample=4, data=None, dataset="synthetic")
+    one = C.calibrate("nb201", [SYNTH], truth, **kw)
+    lines: list[str] = []
+    two = C.calibrate(
+        "nb201", [SYNTH], truth, workers=2, journal=tmp_path / "j.jsonl", progress=lines.append, **kw
+    )
+    assert two.results[0].scores == one.results[0].scores  # deterministic, whichever worker ran it
+    assert two.settings["workers"] == 2 and all(c > 0 for c in two.results[0].cpu_s)
+    assert sum("trained]" in m for m in lines) == 4
+    journal = (tmp_path / "j.jsonl").read_text().splitlines()
+    assert len(journal) == 1 + 4
+    # resuming replays the journal: a doctored result comes back as written, nothing retrains
+    first = json.loads(journal[1])
+    first["result"][0] = 123.0
+    (tmp_path / "j.jsonl").write_text("\n".join([journal[0], json.dumps(first), *journal[2:]]) + "\n")
+    again = C.calibrate("nb201", [SYNTH], truth, workers=2, journal=tmp_path / "j.jsonl", resume=True, **kw)
+    i = again.archs.index(first["arch"])
+    assert again.results[0].scores[i] == 123.0
+    assert [s for k, s in enumerate(again.results[0].scores) if k != i] == [
+        s for k, s in enumerate(one.results[0].scores) if k != i
+    ]
+
+
+def test_workers_score_rungs_like_one_process(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    kw = dict(target_column="acc", sample=3, data=None, dataset="synthetic", rungs=[1])
+    one = C.calibrate("nb201", [SYNTH], truth, **kw)
+    two = C.calibrate("nb201", [SYNTH], truth, workers=2, **kw)
+    assert [r.name for r in two.results] == [f"{SYNTH}@1", f"{SYNTH}@2"]
+    assert [r.scores for r in two.results] == [r.scores for r in one.results]
+
+
+def test_worker_errors(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    kw = dict(target_column="acc", sample=3, data=None, dataset="synthetic")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers must be a positive integer"):
+            C.calibrate("nb201", [SYNTH], truth, workers=bad, **kw)
+    with pytest.raises(ValueError, match="custom trainer"):
+        C.calibrate("nb201", [SYNTH], truth, workers=2, trainer=_scoring([]), **kw)
+    with pytest.raises(ValueError, match="epochs"):  # a bad preset fails before any worker starts
+        C.calibrate("nb201", ["tiny:epochs=x"], truth, workers=2, **kw)
+
+
+def test_leaving_the_pool_early_stops_its_workers() -> None:
+    # what Ctrl-C does: the trainings still running are terminated, not left to finish
+    import multiprocessing
+    import time
+
+    from nas.calibration_pool import evaluate_parallel
+
+    g = C.arch_parser(C.get_space("nb201"))(ARCHS[0])
+    slow = SYNTH.replace("epochs=2", "epochs=500")
+    tasks = [(g, SYNTH, 0, None), (g, slow, 0, None), (g, slow, 0, None)]
+    results = evaluate_parallel(tasks, workers=2, threads=1, data=None, dataset="synthetic")
+    index, (score, cpu, _) = next(results)
+    assert index == 0 and 0 <= score <= 100 and cpu > 0
+    t0 = time.perf_counter()
+    results.close()
+    assert time.perf_counter() - t0 < 10
+    assert not multiprocessing.active_children()
