@@ -98,6 +98,16 @@ def top_precision(scores: Sequence[float], truth: Sequence[float], fraction: flo
     return len(top_s & top_t) / k
 
 
+def rho_so_far(scores: Sequence[float], truths: Sequence[float]) -> str:
+    """`` ρ=0.812 over 12`` — Spearman ρ of the first ``len(scores)`` candidates against their truth,
+    for progress lines of a long calibration; empty below 3 candidates or when undefined."""
+    k = len(scores)
+    if k < 3 or len(truths) < k:
+        return ""
+    r = spearman(P.finite_or_worst(list(scores)), truths[:k])
+    return f" ρ={r:.3f} over {k}" if math.isfinite(r) else ""
+
+
 def bootstrap_ci(
     scores: Sequence[float],
     truth: Sequence[float],
@@ -660,6 +670,7 @@ def calibrate(
         if progress and len(log):
             progress(f"resuming: {len(log)} training evaluations from {journal}")
     arch_of = {g: a for g, (a, _) in zip(genotypes, rows)}
+    truths = [t for _, t in rows]
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -689,7 +700,7 @@ def calibrate(
             for n in train:
                 resolve_preset(n)  # a bad preset fails here, not in a worker
             pool = dict(workers=workers, threads=threads or 1, data=data, dataset=dataset, device=device)
-            train_parallel(train, genotypes, arch_of, schedules, seed, done, log, progress, **pool)
+            train_parallel(train, genotypes, truths, arch_of, schedules, seed, done, log, progress, **pool)
             progress = None  # the workers reported every result as it came
         if train and rungs is not None:
             run_rungs: RungEvaluator = trainer or rung_evaluator(data, dataset=dataset, device=device)  # type: ignore
@@ -697,7 +708,9 @@ def calibrate(
                 run_rungs = log.wrap(run_rungs, arch_of)
             run_rungs = _answer_from(done, run_rungs, arch_of)
             for n in train:
-                per_rung[n] = _score_rungs(n, schedules[n], genotypes, run_rungs, seed, trainer, progress)
+                per_rung[n] = _score_rungs(
+                    n, schedules[n], genotypes, run_rungs, seed, trainer, progress, truths
+                )
                 results[n] = per_rung[n][-1]
         elif train:
             run = trainer or training_evaluator(data, dataset=dataset, device=device)
@@ -713,7 +726,8 @@ def calibrate(
                     res.cpu_s.append(c)
                     res.wall_s.append(w)
                     if progress:
-                        progress(f"[{n} {i + 1}/{len(genotypes)}] acc={s:.4f} cpu={c:.1f}s")
+                        so_far = rho_so_far(res.scores, truths)
+                        progress(f"[{n} {i + 1}/{len(genotypes)}] acc={s:.4f} cpu={c:.1f}s{so_far}")
                 results[n] = res
     finally:
         torch.set_num_threads(old_threads)
@@ -746,6 +760,7 @@ def calibrate(
 def train_parallel(
     train: Sequence[str],
     genotypes: Sequence[Any],
+    truths: Sequence[float],
     arch_of: Mapping[Any, str],
     schedules: Mapping[str, list[int]],
     seed: int,
@@ -756,8 +771,14 @@ def train_parallel(
 ) -> None:
     """Train every (preset, genotype) the journal ``log`` does not hold yet on worker processes
     (``nas.calibration_pool.evaluate_parallel(**pool)``), filling ``done`` and the journal as each
-    result arrives."""
+    result arrives; progress lines carry the ρ of the preset's finished candidates so far."""
     from nas.calibration_pool import evaluate_parallel
+
+    def finished(n: str) -> tuple[list[float], list[float]]:
+        got = [(done.get((n, arch_of[g])) or (log.get(n, arch_of[g]) if log else None), t)
+               for g, t in zip(genotypes, truths)]  # fmt: skip
+        pairs = [(r[-1] if isinstance(r, list) else r, t) for r, t in got if r is not None]
+        return [float(r[0]) for r, _ in pairs], [t for _, t in pairs]
 
     todo = [(n, g) for n in train for g in genotypes if log is None or log.get(n, arch_of[g]) is None]
     tasks = [(g, n, seed, schedules.get(n)) for n, g in todo]
@@ -768,7 +789,8 @@ def train_parallel(
             log.record(n, arch_of[g], result)
         if progress:
             s, c, _ = result[-1] if isinstance(result, list) else result
-            progress(f"[{n} {k + 1}/{len(todo)} trained] acc={s:.4f} cpu={c:.1f}s {arch_of[g]}")
+            so_far = rho_so_far(*finished(n))
+            progress(f"[{n} {k + 1}/{len(todo)} trained] acc={s:.4f} cpu={c:.1f}s{so_far} {arch_of[g]}")
 
 
 def _answer_from(done: Mapping[tuple[str, str], Any], run: Callable[..., Any], arch_of: Mapping[Any, str]):
@@ -799,6 +821,7 @@ def _score_rungs(
     seed: int,
     custom: Any,
     progress: Callable[[str], None] | None,
+    truths: Sequence[float] = (),
 ) -> list[ProxyResult]:
     """One result per rung of ``schedule`` for training preset ``spec`` (one run per genotype)."""
     final = schedule[-1]
@@ -821,7 +844,8 @@ def _score_rungs(
             res.wall_s.append(float(w))
         if progress:
             accs = " ".join(f"@{r}={s:.2f}" for r, (s, _, _) in zip(schedule, scored))
-            progress(f"[{spec} {i + 1}/{len(genotypes)}] {accs} cpu={scored[-1][1]:.1f}s")
+            so_far = rho_so_far(out[-1].scores, truths)
+            progress(f"[{spec} {i + 1}/{len(genotypes)}] {accs} cpu={scored[-1][1]:.1f}s{so_far}")
     return out
 
 

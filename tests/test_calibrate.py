@@ -468,6 +468,18 @@ def test_an_interrupted_calibration_resumes_from_its_journal(tmp_path: Path) -> 
         C.calibrate(small_space(), ["tiny:epochs=3", "rank"], truth, trainer=_scoring([]), resume=True, **kw)
 
 
+def test_progress_lines_carry_the_rho_so_far(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    kw = dict(target_column="acc", sample=6, data=None)
+    lines: list[str] = []
+    C.calibrate(small_space(), ["tiny"], truth, trainer=_scoring([]), progress=lines.append, **kw)
+    trained = [m for m in lines if m.startswith("[tiny ")]
+    assert "ρ=" not in trained[1] and trained[2].endswith("ρ=1.000 over 3") and "over 6" in trained[5]
+    lines.clear()
+    C.calibrate(small_space(), ["rank"], truth, trainer=rung_fake([]), rungs=[1], progress=lines.append, **kw)
+    assert lines[-1].endswith("ρ=1.000 over 6")  # the last rung: epoch 3 ranks right (epoch 1 wrong)
+
+
 def test_journal_survives_a_torn_last_line_and_replays_rungs(tmp_path: Path) -> None:
     from nas.calibration_journal import Journal
 
@@ -542,7 +554,7 @@ def test_workers_train_in_parallel_with_the_scores_of_one_process(tmp_path: Path
     )
     assert two.results[0].scores == one.results[0].scores  # deterministic, whichever worker ran it
     assert two.settings["workers"] == 2 and all(c > 0 for c in two.results[0].cpu_s)
-    assert sum("trained]" in m for m in lines) == 4
+    assert sum("trained]" in m for m in lines) == 4 and " over 4 |" in lines[-1]
     journal = (tmp_path / "j.jsonl").read_text().splitlines()
     assert len(journal) == 1 + 4
     # resuming replays the journal: a doctored result comes back as written, nothing retrains
