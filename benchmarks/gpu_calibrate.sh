@@ -12,6 +12,11 @@
 # Each device call: run(command="bash benchmarks/gpu_calibrate.sh small 1", carry=[".devdata"]),
 # then copy the returned NAME.journal.jsonl (or the finished NAME.json/.csv/.png) into .devdata/.
 #
+# WORKERS (default 4) candidates train at once on the one GPU (`nas calibrate --workers`): small
+# networks leave an H200 mostly idle, so sharing it multiplies the candidates per device-minute. Each
+# candidate's wall_s is then measured while sharing; the GPU-seconds per candidate are about
+# wall_s / WORKERS (WORKERS=1 measures them alone).
+#
 # The device image has its own python3 with torch (not our pins) and no internet: the package is
 # installed without dependencies; calibrate needs none beyond torch, torchvision, numpy, pandas,
 # networkx and matplotlib, which the image holds.
@@ -19,6 +24,7 @@ set -uo pipefail
 preset=${1:-small}
 seed=${2:-1}
 budget_s=${BUDGET_S:-480}
+workers=${WORKERS:-4}
 name="gpu_${preset}_seed${seed}"
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
@@ -28,7 +34,7 @@ cp ".devdata/$name.journal.jsonl" "$out/" 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv,noheader
 export PYTHONUNBUFFERED=1
 timeout --signal=INT -k 30 "$budget_s" nas calibrate --space nb201 --proxies synflow,params --preset "$preset" \
-    --sample 50 --seed "$seed" --device cuda --data .devdata/cifar10-jpeg.tar.gz \
+    --sample 50 --seed "$seed" --device cuda --workers "$workers" --data .devdata/cifar10-jpeg.tar.gz \
     --truth .devdata/nb201-calibration-1500.csv -o "$out" --name "$name" --resume 2>&1 | tee "$out/$name.log"
 rc=${PIPESTATUS[0]}
 # 0: done, NAME.json holds everything (the journal is gone); 130 (or 137 where SIGINT is ignored, as

@@ -8,13 +8,16 @@ per candidate mean the same with one worker or eight, and training is determinis
 preset, seed): the scores do not depend on which worker ran them.
 
 Genotypes travel to the workers as their JSON. Workers ignore SIGINT; the parent's Ctrl-C
-terminates them (the journal keeps every finished result).
+terminates them (the journal keeps every finished result), and on Linux a worker also ends when its
+parent is killed outright.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import signal
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -31,6 +34,7 @@ def _init(
 ) -> None:
     global _evaluate
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     torch.set_num_threads(threads)
     from nas import calibrate as C
     from nas.compile import validate
@@ -41,6 +45,17 @@ def _init(
     # untimed: the first shape check imports torch's symbolic-shape stack (about 1.5 CPU-s), a cost of
     # the process, not of the worker's first candidate
     validate(from_json(warm))
+
+
+def _die_with_parent() -> None:
+    """On Linux, SIGTERM this worker when the parent dies (even by SIGKILL), so that a killed
+    calibration leaves no trainings running."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _run(task: tuple[int, str, str, int, list[int] | None]) -> tuple[int, Any]:

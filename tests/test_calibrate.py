@@ -607,3 +607,55 @@ def test_leaving_the_pool_early_stops_its_workers() -> None:
     results.close()
     assert time.perf_counter() - t0 < 10
     assert not multiprocessing.active_children()
+
+
+def _proc(pid: int, what: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/{what}").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    stat = _proc(pid, "stat")
+    return bool(stat) and stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import multiprocessing, os, sys\n"
+        "from nas import calibrate as C\n"
+        "from nas.calibration_pool import evaluate_parallel\n"
+        "if __name__ == '__main__':\n"
+        f"    g = C.arch_parser(C.get_space('nb201'))({ARCHS[0]!r})\n"
+        f"    slow = {SYNTH.replace('epochs=2', 'epochs=500')!r}\n"
+        "    it = evaluate_parallel([(g, slow, 0, None)] * 2, workers=2, threads=1, data=None,\n"
+        "                           dataset='synthetic')\n"
+        "    next(it)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    kids: list[int] = []
+    while len(kids) < 2 and time.monotonic() < deadline:  # wait until both workers run
+        time.sleep(0.5)
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+        kids = [int(p) for p in out.split() if "spawn_main" in _proc(int(p), "cmdline")]
+    assert len(kids) == 2, proc.stderr.read() if proc.poll() is not None else "no workers"
+    time.sleep(3)  # inside their initializer by now
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_running(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [k for k in kids if _running(k)]
+    for k in alive:
+        os.kill(k, 9)
+    assert not alive, "workers outlived their killed parent"
