@@ -665,6 +665,7 @@ def calibrate(
             "target_column": target_column, "sample": sample, "seed": seed,
             "data": str(data) if data is not None else None, "device": _device_name(device),
             "presets": {n: resolve_preset(n).to_dict() for n in train}, "rungs": schedules or None,
+            **({"dataset": dataset} if dataset != "cifar10" else {}),  # older journals lack the field
         }  # fmt: skip
         log = Journal(journal, key, resume=resume)
         if progress and len(log):

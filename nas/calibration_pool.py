@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing as mp
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -30,11 +31,17 @@ _evaluate: Any = None  # the worker process's evaluator, built once by _init
 
 
 def _init(
-    rungs: bool, data: str | Path | None, dataset: str, device: str | None, threads: int, warm: str
+    parent: int,
+    rungs: bool,
+    data: str | Path | None,
+    dataset: str,
+    device: str | None,
+    threads: int,
+    warm: str,
 ) -> None:
     global _evaluate
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    _die_with_parent(parent)
     torch.set_num_threads(threads)
     from nas import calibrate as C
     from nas.compile import validate
@@ -47,7 +54,7 @@ def _init(
     validate(from_json(warm))
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """On Linux, SIGTERM this worker when the parent dies (even by SIGKILL), so that a killed
     calibration leaves no trainings running."""
     if not sys.platform.startswith("linux"):
@@ -55,7 +62,9 @@ def _die_with_parent() -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent:  # it died while this process was starting: no signal will come
+        os._exit(1)
 
 
 def _run(task: tuple[int, str, str, int, list[int] | None]) -> tuple[int, Any]:
@@ -91,7 +100,7 @@ def evaluate_parallel(
         min(workers, len(tasks)),
         mp_context=mp.get_context("spawn"),  # fork would copy torch's thread pools mid-flight
         initializer=_init,
-        initargs=(rungs, data, dataset, device, threads, payload[0][1]),
+        initargs=(os.getpid(), rungs, data, dataset, device, threads, payload[0][1]),
     )
     finished = False
     try:
