@@ -38,8 +38,7 @@ timeout --signal=INT -k 30 "$budget_s" nas calibrate --space nb201 --proxies syn
     --truth .devdata/nb201-calibration-1500.csv -o "$out" --name "$name" --resume 2>&1 | tee "$out/$name.log"
 rc=${PIPESTATUS[0]}
 # 0: done, NAME.json holds everything (the journal is gone); 130 (or 137 where SIGINT is ignored, as
-# in a backgrounded job): stopped at the budget, the journal
-# holds what finished (its first line is the run's key)
+# in a backgrounded job): stopped at the budget, the journal holds what finished (first line: the key)
 if [ -f "$out/$name.journal.jsonl" ]; then
     echo "exit $rc; trainings journaled: $(($(wc -l < "$out/$name.journal.jsonl") - 1))"
 else

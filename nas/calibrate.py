@@ -696,7 +696,7 @@ def calibrate(
             if progress:
                 progress(f"[{i + 1}/{len(genotypes)}] {rows[i][0]}")
         per_rung: dict[str, list[ProxyResult]] = {}
-        done: dict[tuple[str, str], Any] = {}  # trainings finished by the workers
+        done: dict[tuple[str, str], Any] = {}  # with workers: every training result, journaled or new
         if train and workers > 1:
             for n in train:
                 resolve_preset(n)  # a bad preset fails here, not in a worker
@@ -770,18 +770,23 @@ def train_parallel(
     progress: Callable[[str], None] | None,
     **pool: Any,
 ) -> None:
-    """Train every (preset, genotype) the journal ``log`` does not hold yet on worker processes
-    (``nas.calibration_pool.evaluate_parallel(**pool)``), filling ``done`` and the journal as each
-    result arrives; progress lines carry the ρ of the preset's finished candidates so far."""
+    """Fill ``done`` with every (preset, arch) result: the journal ``log``'s, then the rest trained on
+    worker processes (``nas.calibration_pool.evaluate_parallel(**pool)``) and journaled as each
+    arrives; progress lines carry the ρ of the preset's finished candidates so far."""
     from nas.calibration_pool import evaluate_parallel
 
+    if log is not None:
+        for n in train:
+            for g in genotypes:
+                if (r := log.get(n, arch_of[g])) is not None:
+                    done[(n, arch_of[g])] = r
+
     def finished(n: str) -> tuple[list[float], list[float]]:
-        got = [(done.get((n, arch_of[g])) or (log.get(n, arch_of[g]) if log else None), t)
-               for g, t in zip(genotypes, truths)]  # fmt: skip
+        got = [(done.get((n, arch_of[g])), t) for g, t in zip(genotypes, truths)]
         pairs = [(r[-1] if isinstance(r, list) else r, t) for r, t in got if r is not None]
         return [float(r[0]) for r, _ in pairs], [t for _, t in pairs]
 
-    todo = [(n, g) for n in train for g in genotypes if log is None or log.get(n, arch_of[g]) is None]
+    todo = [(n, g) for n in train for g in genotypes if (n, arch_of[g]) not in done]
     tasks = [(g, n, seed, schedules.get(n)) for n, g in todo]
     for k, (i, result) in enumerate(evaluate_parallel(tasks, **pool)):
         n, g = todo[i]
