@@ -112,21 +112,25 @@ def training_column(path: Path) -> str:
     return cols[0]
 
 
-def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float) -> list[dict[str, Any]]:
-    """Each variant against the preset on the same architectures, both scored acc + w·log10(params)."""
-    print("\n## Other training budgets on held-out architectures (paired with the preset)\n")
+def compare_variants(
+    paths: list[Path], heldout: list[dict[str, Any]], tuning: list[dict[str, Any]], w: float
+) -> list[dict[str, Any]]:
+    """Each variant against the preset on the same architectures, both scored acc + w·log10(params).
+    A variant run on a tuning sample is compared too, marked: the preset's w was fitted there."""
+    print("\n## Other training budgets (paired with the preset on the same architectures)\n")
     print(
         "| variant | seed | CPU-s / candidate | ρ [95 % CI] | preset ρ, same archs | Δρ [95 % CI] "
         "| acc. alone ρ |"
     )
     print("|---|---|---|---|---|---|---|")
     groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    tuning_seeds = {s["seed"] for s in tuning}
     for path in paths:
         name = training_column(path)
         v = load_sample(path, name)
-        base = next((s for s in heldout if s["seed"] == v["seed"]), None)
+        base = next((s for s in heldout + tuning if s["seed"] == v["seed"]), None)
         if base is None or base["archs"] != v["archs"]:
-            raise SystemExit(f"{path}: no held-out sample with seed {v['seed']} and the same architectures")
+            raise SystemExit(f"{path}: no preset sample with seed {v['seed']} and the same architectures")
         groups.setdefault(name, []).append((v, base))
     rows = []
     for name, pairs in groups.items():  # each sample, then the samples of a variant pooled
@@ -138,6 +142,7 @@ def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float)
             r = {
                 "variant": name,
                 "seed": "+".join(str(v["seed"]) for v in vs),
+                "tuning_sample": any(v["seed"] in tuning_seeds for v in vs),
                 "cpu_s_per_candidate": round(float(np.mean([v["cpu_s"] for v in vs])), 1),
                 "score": stats(a, t),
                 "preset": stats(b, t),
@@ -146,8 +151,9 @@ def compare_variants(paths: list[Path], heldout: list[dict[str, Any]], w: float)
             }
             rows.append(r)
             s, g = r["score"], r["gain"]
+            seed = f"{r['seed']} (tuning)" if r["tuning_sample"] else r["seed"]
             print(
-                f"| `{name}` | {r['seed']} | {r['cpu_s_per_candidate']} | {s['spearman']:.3f} "
+                f"| `{name}` | {seed} | {r['cpu_s_per_candidate']} | {s['spearman']:.3f} "
                 f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | {r['preset']['spearman']:.3f} | "
                 f"{g['delta']:+.3f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] | "
                 f"{r['accuracy_alone']['spearman']:.3f} |"
@@ -190,8 +196,8 @@ def main() -> None:
         type=Path,
         nargs="*",
         default=[],
-        help="calibrations of other training budgets over a held-out sample (same --seed): compared "
-        "pair-wise with the preset on the same architectures",
+        help="calibrations of other training budgets over a held-out or tuning sample (same --seed): "
+        "compared pair-wise with the preset on the same architectures",
     )
     ap.add_argument("-o", "--output", type=Path, default=None, help="write the figures as JSON")
     args = ap.parse_args()
@@ -241,7 +247,7 @@ def main() -> None:
             f"(reliability {r['reliability']:.2f}; ρ of the two runs {r['retest_spearman']:.2f})"
         )
     if args.variants:
-        out["variants"] = compare_variants(args.variants, groups["heldout"], chosen)
+        out["variants"] = compare_variants(args.variants, groups["heldout"], groups["tuning"], chosen)
     if args.output:
         args.output.write_text(json.dumps(out, indent=1, default=lambda o: None if math.isnan(o) else o))
         print(f"wrote {args.output}")
