@@ -992,8 +992,10 @@ def plot(summary: Sequence[Mapping[str, Any]], path: str | Path, title: str = ""
     ax.set_ylabel("Spearman ρ vs ground truth")
     ax.axhline(0.8, color="gray", lw=0.8, ls="--")
     ax.grid(True, which="both", alpha=0.3)
-    for kind, c in colors.items():
-        ax.scatter([], [], color=c, label=kind)
+    shown = {r["kind"] for r in summary}
+    for kind, c in colors.items():  # a legend entry only for the kinds on the plot
+        if kind in shown:
+            ax.scatter([], [], color=c, label=kind)
     ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
