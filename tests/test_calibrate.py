@@ -661,3 +661,22 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     for k in alive:
         os.kill(k, 9)
     assert not alive, "workers outlived their killed parent"
+
+
+def test_plot_legend_names_only_the_kinds_plotted(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    labels: list[list[str]] = []
+    save = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        labels.append([t.get_text() for ax in self.axes for t in ax.get_legend().get_texts()])
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    summary = [
+        {"proxy": "synflow", "kind": "zero-cost", "spearman": 0.8, "cpu_s_per_candidate": 0.1},
+        {"proxy": "small", "kind": "training", "spearman": 0.9, "cpu_s_per_candidate": 600.0},
+    ]
+    assert C.plot(summary, tmp_path / "p.png").is_file()
+    assert labels == [["zero-cost", "training"]]
