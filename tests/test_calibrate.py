@@ -663,13 +663,13 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     assert not alive, "workers outlived their killed parent"
 
 
-def test_plot_legend_names_only_the_kinds_plotted(tmp_path, monkeypatch):
+def test_plot_legend_names_only_the_kinds_plotted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from matplotlib.figure import Figure
 
     labels: list[list[str]] = []
     save = Figure.savefig
 
-    def spy(self, *args, **kwargs):
+    def spy(self: Figure, *args: object, **kwargs: object) -> None:
         labels.append([t.get_text() for ax in self.axes for t in ax.get_legend().get_texts()])
         return save(self, *args, **kwargs)
 
