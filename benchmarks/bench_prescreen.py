@@ -2,7 +2,7 @@
 
 Reads a calibration JSON written by ``nas calibrate`` (per-architecture proxy scores and CPU-seconds,
 ideally over the whole ground-truth table) and simulates, on that table, two searches at equal CPU
-budgets (see ``nas.calibrate.simulate_prescreen``):
+budgets (see ``nas.calibration.calibrate.simulate_prescreen``):
 
 * ``train-all``: train random candidates, each costing ``--train-cost`` CPU-seconds;
 * ``prescreen``: score ``N`` random candidates with the proxy (its measured CPU-seconds each), then
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.calibrate import simulate_prescreen
+from nas.calibration.calibrate import simulate_prescreen
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Held-out check of the default `rank` preset's score: validation accuracy + w · log10(params).
 
 A short training run under-rates big networks (they learn slower, then end higher), so the preset
-adds ``params_weight`` (w) accuracy points per decade of parameters (``nas.presets.Preset.score``).
+adds ``params_weight`` (w) accuracy points per decade of parameters (``nas.train.presets.Preset.score``).
 w was chosen on the *tuning* calibrations; this script reports, per sample and pooled, Spearman ρ with
 a 95 % bootstrap interval, Kendall τ, top-10 % precision and CPU-s per candidate for the preset's
 score, for w = 0 (bare accuracy) and a few other w, and for params and synflow alone — separately for
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from nas.calibrate import bootstrap_ci, kendall, load_calibration, spearman, top_precision
-from nas.presets import get_preset
+from nas.calibration.calibrate import bootstrap_ci, kendall, load_calibration, spearman, top_precision
+from nas.train.presets import get_preset
 
 WEIGHTS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
 

@@ -3,7 +3,8 @@ successive halving on those rungs buy?
 
 Reads a calibration JSON written by ``nas calibrate --preset rank --rungs 1,2,3,4,6 ...`` and prints,
 as Markdown: per rung, Spearman ρ with a 95 % bootstrap interval, Kendall τ, top-10 % precision and
-cumulative CPU-seconds; the successive-halving simulations (``nas.calibrate.simulate_halving``, sync
+cumulative CPU-seconds; the successive-halving simulations
+(``nas.calibration.calibrate.simulate_halving``, sync
 and Ray's asynchronous rule); and, given a reference calibration of the same architectures with the
 plain preset (``--reference``, e.g. ``calibration_training.json``), whether the last rung reproduces
 its scores exactly (intermediate evaluations must not change training) and what they cost.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.calibrate import bootstrap_ci, halving_report, load_calibration
+from nas.calibration.calibrate import bootstrap_ci, halving_report, load_calibration
 
 
 def main() -> None:

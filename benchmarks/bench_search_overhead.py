@@ -69,7 +69,7 @@ def _search(executor: str, trials: int, runs: Path, name: str, strategy: str = "
 
 
 def _define_by_run(trial):  # module level: OptunaSearch pickles its space when Tune checkpoints
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
 
     SPACES["nb201"]().define_by_run(trial)
 

@@ -50,7 +50,7 @@ def load_calibration(path: Path) -> dict[str, float]:
 def curve(
     strategy: str, table: dict[str, float], seed: int, queries: int, max_redraws: int = 200_000
 ) -> tuple[list[float], int]:
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
     from nas.search.strategies import make_strategy
     from search_spaces.nb201 import arch_string
 

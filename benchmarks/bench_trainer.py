@@ -1,12 +1,12 @@
 """Trainer throughput vs a minimal hand-written PyTorch loop, and the time spent waiting for data.
 
 Both train a zoo ResNet-20 (built by ``nas.build`` from the same seed) on the same in-memory CIFAR-10
-tensors (the shared JPEG archive through ``nas.data``; synthetic data when it is absent), batch 128,
+tensors (the shared JPEG archive through ``nas.data.datasets``; synthetic data when it is absent), batch 128,
 SGD with Nesterov momentum and weight decay. Epochs alternate between the contenders (order flipped
 every round, ABBA-style) so that drifting machine load hits both alike; the first epoch of each is a
 warm-up and is not counted.
 
-* ``trainer`` — ``nas.train.Trainer`` as every trial uses it: uint8 images on the device, batched
+* ``trainer`` — ``nas.train.trainer.Trainer`` as every trial uses it: uint8 images on the device, batched
   random crop + flip, per-step cosine learning rate, no decay on BN/bias, metrics accumulated on the
   device, channels-last (its default on CPU and CUDA).
 * ``minimal`` — the loop a user writes: pre-normalised float tensors, ``randperm`` batches,
@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 
 import nas
-from nas.data import load_dataset
-from nas.train import TrainConfig, Trainer
+from nas.data.datasets import load_dataset
+from nas.train.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR_TAR = [ROOT.parent / "shared/data/cifar10-jpeg.tar.gz", Path("/work/shared/data/cifar10-jpeg.tar.gz")]

@@ -1,7 +1,7 @@
 """Hand-designed blocks written as cells of primitive ops (so a search can change their inside).
 
 Each builder returns a :class:`nas.Cell`. Channel specs: ``"C"`` is the stage width, ``"Cin"`` the
-block's input channels (see :func:`nas.genotype.parse_channels`).
+block's input channels (see :func:`nas.core.genotype.parse_channels`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nas.genotype import Cell, Channels, Node
+from nas.core.genotype import Cell, Channels, Node
 
 
 class CellWriter:

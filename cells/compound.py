@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from cells.ops import same_channels
-from nas.registry import register_op
+from nas.core.registry import register_op
 
 
 class Zero(nn.Module):

@@ -4,13 +4,13 @@ Xception blocks (Chollet 2017).
 
 As in :mod:`cells.blocks`, ``"C"`` is the stage width and ``"Cin"`` the block's input channels.
 Nodes are written in the order the reference implementations call their layers, so that
-:func:`nas.transfer` pairs them.
+:func:`nas.weights.transfer` pairs them.
 """
 
 from __future__ import annotations
 
 from cells.blocks import CellWriter
-from nas.genotype import Cell, Channels
+from nas.core.genotype import Cell, Channels
 
 
 def _strides(stride_at: str) -> tuple[int | str, int | str]:

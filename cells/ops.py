@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from nas.registry import register_op
+from nas.core.registry import register_op
 
 Size = int | Sequence[int]
 

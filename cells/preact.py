@@ -6,7 +6,7 @@ Written as a cell of primitive ops, like the blocks in :mod:`cells.blocks`.
 from __future__ import annotations
 
 from cells.blocks import CellWriter
-from nas.genotype import Cell
+from nas.core.genotype import Cell
 
 
 def preact_block(name: str = "preact_basic", project: str = "conv") -> Cell:

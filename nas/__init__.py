@@ -1,11 +1,17 @@
-"""nas: neural architecture search for PyTorch — one genotype, one compiler."""
+"""nas: neural architecture search for PyTorch — one genotype, one compiler.
 
-from nas.compile import CellModule, NetworkModule, TensorInfo, build, compile_cell, resolve, validate
-from nas.describe import describe  # binds the function over the submodule attribute
-from nas.genotype import AuxHead, Cell, Network, Node, Stage, chain, from_json, load, save
-from nas.graph import KeyIndex, canonical_key, to_networkx
-from nas.registry import ARCHS, OPS, SPACES, register_arch, register_op, register_space
-from nas.transfer import transfer
+The public API re-exports the core (genotype, graph, registry, compiler), the tools (describe) and the
+weights layer (transfer, pretrained builds); see ARCHITECTURE.md for the layers.
+"""
+
+from nas.core.compile import CellModule, NetworkModule, TensorInfo, compile_cell, validate
+from nas.core.genotype import AuxHead, Cell, Network, Node, Stage, chain, from_json, load, save
+from nas.core.graph import KeyIndex, canonical_key, to_networkx
+from nas.core.registry import ARCHS, OPS, SPACES, register_arch, register_op, register_space
+from nas.core.resolve import resolve
+from nas.tools.describe import describe
+from nas.weights.pretrained import build
+from nas.weights.transfer import transfer
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,7 @@ jacob_cov   Mellor et al. 2020 (v1): −Σ log(λ+k) + 1/(λ+k) over the eigenva
 grad_norm   Abdelfattah et al. 2021: Σ over conv/linear layers of ‖∂L/∂W‖₂ (cross-entropy loss).
 snip        Lee et al. 2019 as a score (Abdelfattah et al. 2021): Σ |W ⊙ ∂L/∂W| over conv/linear weights.
 params      the number of parameters.
-macs        multiply-adds of one image (``nas.describe``, counted on the meta device).
+macs        multiply-adds of one image (``nas.tools.describe``, counted on the meta device).
 ==========  ================================================================================================
 
 ``score(name, model, batch)`` never changes the model's weights (synflow works on a copy), leaves no
@@ -125,10 +125,10 @@ def _params(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> float:
     return float(sum(p.numel() for p in model.parameters()))
 
 
-@register_proxy("macs", needs_data=False, reference="multiply-adds per image (nas.describe)")
+@register_proxy("macs", needs_data=False, reference="multiply-adds per image (nas.tools.describe)")
 def _macs(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> float:
     if getattr(model, "genotype", None) is not None:
-        from nas.describe import describe
+        from nas.tools.describe import describe
 
         return float(describe(model)["macs"])
     from torch.utils.flop_counter import FlopCounterMode
@@ -254,7 +254,7 @@ def build_scored(
     Returns ``{name: {"score", "cpu_s", "wall_s"}}``; the cost of a proxy includes building the network
     (each proxy is charged one build, as if it ran alone), measured as process CPU time.
     """
-    from nas.compile import build
+    from nas.core.compile import build
 
     for n in names:
         get_proxy(n)

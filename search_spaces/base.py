@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from nas.genotype import Cell, Genotype
+from nas.core.genotype import Cell, Genotype
 
 Choice = str | int | float | bool
 Choices = dict[str, Choice]

@@ -47,8 +47,8 @@ from typing import Any
 
 from cells import CellWriter
 from cells.blocks import _DARTS_OPS
-from nas.genotype import Cell, Genotype, Network
-from nas.registry import register_space
+from nas.core.genotype import Cell, Genotype, Network
+from nas.core.registry import register_space
 from search_spaces.base import Choice, Choices, SearchSpace, anonymous
 from search_spaces.zoo.nas_cells import GENOTYPES, LAYOUTS, DartsGenotype, darts_network
 

@@ -39,8 +39,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cells import CellWriter
-from nas.genotype import Cell, Genotype, Network, Stage, chain
-from nas.registry import register_space
+from nas.core.genotype import Cell, Genotype, Network, Stage, chain
+from nas.core.registry import register_space
 from search_spaces.base import Choice, Choices, SearchSpace, anonymous
 from search_spaces.darts_spaces import CellPairSpace
 

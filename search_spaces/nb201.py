@@ -20,7 +20,8 @@ primitive ops; BN, ReLU, global average pool, linear.
 
 Isomorphism classes: :func:`pruned_cell` drops ``none`` edges and every node that is not on a path from
 the input to the output (an all-dead cell is ``None``, one class); :func:`isomorphism_classes` groups the
-15,625 cells by ``nas.graph.KeyIndex`` on the pruned cells. See ``tests/test_space_nb201.py`` for the count
+15,625 cells by ``nas.core.graph.KeyIndex`` on the pruned cells. See ``tests/test_space_nb201.py``
+for the count
 and how it relates to the 6,466 "unique" architectures the benchmark reports.
 """
 
@@ -31,9 +32,9 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
 from cells import CellWriter
-from nas.genotype import Cell, Genotype, Network, Stage, chain
-from nas.graph import KeyIndex
-from nas.registry import register_space
+from nas.core.genotype import Cell, Genotype, Network, Stage, chain
+from nas.core.graph import KeyIndex
+from nas.core.registry import register_space
 from search_spaces.base import Choice, Choices, SearchSpace, anonymous
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

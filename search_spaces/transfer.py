@@ -19,8 +19,8 @@ import re
 
 import torch
 
-from nas.compile import TensorInfo, compile_cell
-from nas.genotype import Cell, Network, Stage
+from nas.core.compile import TensorInfo, compile_cell
+from nas.core.genotype import Cell, Network, Stage
 from search_spaces.zoo.common import classifier
 from search_spaces.zoo.nas_cells import aux_head, darts_stages, imagenet_stem
 
@@ -104,7 +104,7 @@ def to_imagenet(
     stages = [Stage(stem1, 1, C, 2), *darts_stages(normal, reduce, n_cells, C)]
     aux = ()
     if auxiliary:
-        from nas.genotype import AuxHead
+        from nas.core.genotype import AuxHead
 
         aux = (AuxHead(2 * n_cells // 3 + 1, aux_head("imagenet")),)  # +1: stem1 is cell 0
     return Network(

@@ -46,7 +46,7 @@ def write_table(path: Path, table: dict[str, float], metric: str = "val_acc") ->
 
 def best_found(strategy: str, table: dict[str, float], seed: int, queries: int, **options) -> list[float]:
     """Best-so-far curve of a strategy driven ask/tell on the table (each proposal is one query)."""
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
     from nas.search.strategies import make_strategy
     from search_spaces.nb201 import arch_string
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from shared_data import CIFAR_TAR, SHARED
 
-from nas import calibrate as C
+from nas.calibration import calibrate as C
 from nas.cli import main
 
 nb201 = pytest.importorskip("search_spaces.nb201")
@@ -392,7 +392,7 @@ def test_rung_evaluator_keeps_the_trajectory_of_plain_training() -> None:
 
 def test_training_scores_carry_the_presets_size_term() -> None:
     # score = val top-1 + params_weight * log10(params of the sampled architecture, not the proxy)
-    from nas.describe import describe
+    from nas.tools.describe import describe
 
     spec = "tiny:train_subset=96,val_size=64,epochs=2,eval_every=2,image_size=16,batch_size=32"
     g = _genotype(ARCHS[0])
@@ -481,7 +481,7 @@ def test_progress_lines_carry_the_rho_so_far(tmp_path: Path) -> None:
 
 
 def test_journal_survives_a_torn_last_line_and_replays_rungs(tmp_path: Path) -> None:
-    from nas.calibration_journal import Journal
+    from nas.calibration.journal import Journal
 
     truth = write_truth(tmp_path / "t.csv")
     journal = tmp_path / "j.jsonl"
@@ -598,7 +598,7 @@ def test_leaving_the_pool_early_stops_its_workers() -> None:
     import multiprocessing
     import time
 
-    from nas.calibration_pool import evaluate_parallel
+    from nas.calibration.pool import evaluate_parallel
 
     g = C.arch_parser(C.get_space("nb201"))(ARCHS[0])
     slow = SYNTH.replace("epochs=2", "epochs=500")
@@ -635,8 +635,8 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "killed.py"
     script.write_text(
         "import multiprocessing, os, sys\n"
-        "from nas import calibrate as C\n"
-        "from nas.calibration_pool import evaluate_parallel\n"
+        "from nas.calibration import calibrate as C\n"
+        "from nas.calibration.pool import evaluate_parallel\n"
         "if __name__ == '__main__':\n"
         f"    g = C.arch_parser(C.get_space('nb201'))({ARCHS[0]!r})\n"
         f"    slow = {SYNTH.replace('epochs=2', 'epochs=500')!r}\n"

@@ -86,7 +86,7 @@ def test_user_errors_are_one_line_exit_2(capsys, argv, message):
 
 def test_bad_json_file(capsys, tmp_path):
     path = tmp_path / "bad.json"
-    path.write_text('{"schema": "nas.genotype/1", "kind": "network", "name": "x"}')
+    path.write_text('{"schema": "nas.core.genotype/1", "kind": "network", "name": "x"}')
     code, _, err = run(capsys, "describe", str(path))
     assert code == 2 and err.startswith("nas: error:") and len(err.strip().splitlines()) == 1
 

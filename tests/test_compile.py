@@ -8,7 +8,7 @@ from torch import nn
 
 import nas
 from cells import bottleneck, darts_cell, dense_layer, dense_transition, inception_module, mbconv
-from nas.genotype import AuxHead, Network, Stage, chain
+from nas.core.genotype import AuxHead, Network, Stage, chain
 from search_spaces.zoo.nas_cells import DARTS_V2
 
 DARTS_V2_NORMAL, DARTS_V2_REDUCE = list(DARTS_V2.normal), list(DARTS_V2.reduce)
@@ -198,7 +198,7 @@ def test_build_overrides_and_meta_device():
 
 def test_cell_inputs_are_never_overwritten_in_place():
     # Two cells read the stem output (h[i-2] and h[i-1]); a cell starting with ReLU must not modify it.
-    from nas.genotype import Cell, Node
+    from nas.core.genotype import Cell, Node
 
     c = Cell(
         "relu_first",

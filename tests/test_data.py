@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 from shared_data import CIFAR_TAR
 
-import nas.data as D
-from nas.augment import AugmentSpec, TensorLoader, crop_flip, cutout_, epoch_generator
-from nas.data import DataError, balanced_split, balanced_subset, load_dataset
+import nas.data.datasets as D
+from nas.data.augment import AugmentSpec, TensorLoader, crop_flip, cutout_, epoch_generator
+from nas.data.datasets import DataError, balanced_split, balanced_subset, load_dataset
 
 
 def make_folder(root: Path, classes=("cat", "dog", "emu"), n_train=6, n_test=3, size=12, split=True, seed=0):

@@ -7,8 +7,8 @@ import pytest
 
 import nas
 from cells import basic_block, bottleneck, darts_cell, dense_layer, inception_module, mbconv
-from nas.genotype import Cell, Node, parse_channels, resolve_channels
-from nas.graph import KeyIndex, canonical_key
+from nas.core.genotype import Cell, Node, parse_channels, resolve_channels
+from nas.core.graph import KeyIndex, canonical_key
 from search_spaces.zoo.nas_cells import DARTS_V2
 
 DARTS_V2_NORMAL, DARTS_V2_REDUCE = list(DARTS_V2.normal), list(DARTS_V2.reduce)
@@ -43,7 +43,7 @@ def test_attrs_normalised_from_dict_and_list():
 def test_network_json_round_trip(name):
     g = nas.resolve(name)
     text = g.to_json()
-    assert json.loads(text)["schema"] == "nas.genotype/1"
+    assert json.loads(text)["schema"] == "nas.core.genotype/1"
     back = nas.from_json(text)
     assert back == g and hash(back) == hash(g)
     assert back.to_json() == text
@@ -115,7 +115,7 @@ def test_key_index_dedups_and_separates_collisions(monkeypatch):
     assert idx.key(c1) == idx.key(c2)
     assert len(idx) == 1
     # Force a hash collision: the exact isomorphism check must still tell the cells apart.
-    monkeypatch.setattr("nas.graph.canonical_key", lambda g: "same")
+    monkeypatch.setattr("nas.core.graph.canonical_key", lambda g: "same")
     idx2 = KeyIndex()
     other = darts_cell("n", DARTS_V2_NORMAL, [2, 3, 4, 5], False)
     assert idx2.key(c1) == "same"

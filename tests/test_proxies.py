@@ -9,7 +9,7 @@ import torch
 
 import nas
 from nas import proxies as P
-from nas.describe import describe
+from nas.tools.describe import describe
 
 nb201 = pytest.importorskip("search_spaces.nb201")
 

@@ -261,7 +261,7 @@ def test_table_run_report_and_user_errors(tmp_path, capsys) -> None:
 
 def test_final_transfer_trains_the_imagenet_layout_and_labels_the_target(tmp_path, capsys) -> None:
     import nas
-    from nas.genotype import from_json
+    from nas.core.genotype import from_json
     from search_spaces.transfer import to_imagenet
 
     run = _run(tmp_path, "darts", "3trials", objective={"kind": "synthetic"}, space="darts", seed=1)

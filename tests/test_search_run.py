@@ -16,7 +16,7 @@ import pytest
 from search_helpers import synthetic_nb201_table, write_table
 
 from nas.cli import main
-from nas.registry import SPACES
+from nas.core.registry import SPACES
 from nas.search import SearchConfig, run_search
 from nas.search.objectives import Objective
 from nas.search.strategies import make_strategy
@@ -372,7 +372,7 @@ def test_errors_are_one_line_exit_2(tmp_path, table_csv, capsys) -> None:
 
 
 def test_seed_points_inside_the_space_feed_the_strategy(tmp_path, table_csv, table) -> None:
-    from nas.genotype import save
+    from nas.core.genotype import save
 
     space = SPACES["nb201"]()
     best_arch = max(table, key=table.get)

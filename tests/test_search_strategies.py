@@ -9,7 +9,7 @@ import statistics
 import pytest
 from search_helpers import best_found, synthetic_nb201_table
 
-from nas.registry import SPACES
+from nas.core.registry import SPACES
 from nas.search.strategies import STRATEGIES, GridSearch, make_strategy
 from search_spaces.nb201 import arch_string
 

@@ -11,8 +11,8 @@ import torch
 from search_helpers import synthetic_nb201_table, write_table
 
 from nas.cli import main
+from nas.core.registry import SPACES
 from nas.proxies import build_scored
-from nas.registry import SPACES
 from nas.search.run import SearchConfig, TrialsTable, open_search, run_search
 from search_spaces.nb201 import parse_arch_string
 

@@ -17,7 +17,7 @@ import torch
 
 import nas
 from cells.preact import preact_block
-from nas.compile import TensorInfo
+from nas.core.compile import TensorInfo
 from search_spaces.macro import MacroSpace
 from search_spaces.macro.mbconv import cell_name
 

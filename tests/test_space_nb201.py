@@ -4,7 +4,7 @@ What is checked:
 
 * the 15,625 arch strings parse and print back character for character; decode/encode are exact
   inverses; mutate changes one edge; bad choices raise ``ValueError`` naming the field;
-* the compiled network has exactly the parameters and (after ``nas.transfer``) the outputs of an
+* the compiled network has exactly the parameters and (after ``nas.weights.transfer``) the outputs of an
   independent re-implementation of NAS-Bench-201's ``TinyNetwork`` / ``InferCell`` / ``ResNetBasicblock``
   written below from the benchmark's definitions;
 * the isomorphism classes after pruning, and why they are not the benchmark's 6,466 (see
@@ -268,7 +268,7 @@ def test_network_matches_nb201_reference(arch):
         # the largest NB201 network (the benchmark lists 1.531546 M params for it)
         assert _nparams(ours) == 1_531_546
     _randomize_bn(ref)
-    nas.transfer(ref, ours)
+    nas.weights.transfer(ref, ours)
     ref.eval(), ours.eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():

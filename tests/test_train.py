@@ -13,10 +13,10 @@ import torch
 from shared_data import CIFAR_TAR
 
 import nas
-from nas.data import load_dataset
-from nas.describe import describe
-from nas.presets import PRESETS, get_preset, scale_network
-from nas.train import (
+from nas.data.datasets import load_dataset
+from nas.tools.describe import describe
+from nas.train.presets import PRESETS, get_preset, scale_network
+from nas.train.trainer import (
     TrainConfig,
     Trainer,
     count_params,

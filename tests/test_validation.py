@@ -6,7 +6,7 @@ import pytest
 
 import nas
 from cells import basic_block
-from nas.genotype import Cell, Network, Node, Stage, chain
+from nas.core.genotype import Cell, Network, Node, Stage, chain
 
 
 def cell(*nodes: Node, output: str = "out", inputs=("x",)) -> Cell:
@@ -158,10 +158,10 @@ def test_head_must_produce_logits():
     ("text", "match"),
     [
         ("{", "not valid JSON"),
-        ('{"schema": "other/9", "kind": "cell"}', "field 'schema' must be 'nas.genotype/1'"),
-        ('{"schema": "nas.genotype/1", "kind": "blob"}', "field 'kind' must be 'network' or 'cell'"),
+        ('{"schema": "other/9", "kind": "cell"}', "field 'schema' must be 'nas.core.genotype/1'"),
+        ('{"schema": "nas.core.genotype/1", "kind": "blob"}', "field 'kind' must be 'network' or 'cell'"),
         (
-            '{"schema": "nas.genotype/1", "kind": "cell", "name": "c", "nodes": [], "output": "o", '
+            '{"schema": "nas.core.genotype/1", "kind": "cell", "name": "c", "nodes": [], "output": "o", '
             '"colour": 1}',
             "cell 'c': unknown field\\(s\\) 'colour'",
         ),

@@ -18,8 +18,8 @@ from torch import nn
 
 import nas
 from nas.cli import main
-from nas.describe import describe
-from nas.reference import compare
+from nas.tools.describe import describe
+from nas.weights.reference import compare
 
 MAX_FAST_NODES = 220  # meta-device work (validate, describe) grows with the number of nodes
 MAX_FAST_REFERENCE_NODES = 170  # a comparison also initialises, copies and runs both models

@@ -1,6 +1,6 @@
 """Architecture search: strategies, budgets, objectives, executors and run directories (``nas search``).
 
-Spaces come from ``nas.registry.SPACES`` (plugins), never imported here directly.
+Spaces come from ``nas.core.registry.SPACES`` (plugins), never imported here directly.
 """
 
 from nas.search.budget import Budget, Ledger

@@ -255,10 +255,11 @@ class SyntheticObjective(Objective):
 
 
 class TrainObjective(Objective):
-    """Proxy training with ``nas.train``: the candidate is shrunk to a fidelity preset's ``cells`` / ``width``
-    (:func:`nas.presets.apply_preset`), trained on the preset's training subset and ranked by its accuracy
+    """Proxy training with ``nas.train.trainer``: the candidate is shrunk to a fidelity preset's
+    ``cells`` / ``width`` (:func:`nas.train.presets.apply_preset`), trained on the preset's training
+    subset and ranked by its accuracy
     on the validation split carved from the training set (never the test set), plus the preset's size
-    term (:meth:`nas.presets.Preset.score`; ``val_top1`` keeps the bare accuracy); the score is
+    term (:meth:`nas.train.presets.Preset.score`; ``val_top1`` keeps the bare accuracy); the score is
     reported after every epoch for ASHA. ``params`` / ``macs`` are those of the architecture as searched
     (at the data set's resolution and classes); the proxy network's are ``proxy_params`` / ``proxy_macs``.
     Loaded data sets are kept per worker process, so a reused Ray actor loads them once."""
@@ -274,9 +275,9 @@ class TrainObjective(Objective):
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
         try:
-            from nas.presets import get_preset
+            from nas.train.presets import get_preset
         except ImportError as e:  # pragma: no cover - the trainer is part of the package
-            raise ValueError(f"the training objective needs nas.train and nas.presets ({e})") from None
+            raise ValueError(f"the training objective needs nas.train ({e})") from None
         self.dataset = dataset
         self.data = str(Path(data).expanduser().resolve()) if data else None
         if self.data and not Path(self.data).exists():
@@ -296,7 +297,7 @@ class TrainObjective(Objective):
         return {"params", "macs", "val_top1"}
 
     def _load(self, preset: Any) -> Any:
-        from nas.data import load_dataset
+        from nas.data.datasets import load_dataset
 
         key = (self.dataset, self.data, json.dumps(preset.data_options(), sort_keys=True))
         data = _DATASETS.get(key)
@@ -307,10 +308,10 @@ class TrainObjective(Objective):
         return data
 
     def evaluate(self, job: Job, report: Report) -> dict[str, Any]:
-        from nas.describe import describe
-        from nas.genotype import from_json
-        from nas.presets import apply_preset, get_preset
-        from nas.train import Trainer, fit_genotype
+        from nas.core.genotype import from_json
+        from nas.tools.describe import describe
+        from nas.train.presets import apply_preset, get_preset
+        from nas.train.trainer import Trainer, fit_genotype
 
         preset = get_preset(self.preset, **{**self.overrides, "seed": job.seed, "evaluate_test": False})
         data = self._load(preset)
@@ -448,8 +449,8 @@ class Result:
 
 
 def _profile(genotype_json: str, objective: Objective) -> dict[str, Any]:
-    from nas.describe import describe
-    from nas.genotype import from_json
+    from nas.core.genotype import from_json
+    from nas.tools.describe import describe
 
     g = from_json(genotype_json)
     size, classes = objective.profile_shape()

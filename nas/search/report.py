@@ -14,7 +14,6 @@ followed by agreement sections, each shown only when the run has the data for it
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -62,7 +61,7 @@ def _canonical(space: Any) -> Callable[[Mapping[str, Any]], str | None]:
 
 
 def _load_truth(space: Any, path: str | Path, arch_column: str, target_column: str) -> dict[str, float]:
-    from nas.calibrate import load_truth
+    from nas.calibration.calibrate import load_truth
     from nas.search.objectives import ArchCodec
 
     codec = ArchCodec(space)
@@ -120,8 +119,8 @@ def report(
     if truth is not None:
         if not config.get("space"):
             raise ValueError(f"--truth: run {directory.name!r} has no search space to read arch strings with")
-        from nas.calibrate import DEFAULT_TARGET_COLUMN
-        from nas.registry import SPACES
+        from nas.calibration.calibrate import DEFAULT_TARGET_COLUMN
+        from nas.core.registry import SPACES
 
         column = target_column or DEFAULT_TARGET_COLUMN
         space = SPACES[config["space"]](**(config.get("space_options") or {}))
@@ -129,7 +128,7 @@ def report(
         key = _canonical(space)
         truth_of = {r["trial_id"]: table[k] for r in ran if (k := key(r)) is not None and k in table}
         if truth_of:
-            from nas.calibrate import top_precision
+            from nas.calibration.calibrate import top_precision
 
             ids = sorted(truth_of)
             x = [next(r["score"] for r in ran if r["trial_id"] == i) for i in ids]
@@ -298,34 +297,3 @@ def format_report(rep: Mapping[str, Any]) -> str:
         )
         lines += [f"  epoch {e['epoch']}: n {e['n']}, ρ {_f(e['spearman'])}" for e in x["epochs"]]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------- CLI
-
-
-def add_parser(sub: Any) -> None:
-    """``nas report`` and ``nas final`` (registered together: they share final.csv)."""
-    from nas.search import final
-
-    final.add_parser(sub)
-    p = sub.add_parser("report", help="summarise a run and how well its scores agree with targets/truth")
-    p.add_argument("run", type=Path, help="a run directory (runs/NAME)")
-    p.add_argument("--truth", type=Path, default=None, help="ground-truth CSV (an arch and a score column)")
-    p.add_argument("--arch-column", default="arch", help="truth table arch column (default: arch)")
-    p.add_argument(
-        "--target-column", default=None, help="truth table score column (default: cifar10_test_acc_200ep)"
-    )
-    p.add_argument("--top", type=int, default=10, help="trials listed (default 10)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> None:
-    rep = report(
-        args.run,
-        truth=args.truth,
-        arch_column=args.arch_column,
-        target_column=args.target_column,
-        top=args.top,
-    )
-    print(json.dumps(rep, indent=1) if args.format == "json" else format_report(rep))

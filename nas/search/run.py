@@ -19,7 +19,7 @@ ray/                Ray Tune's experiment directories (one per session) under th
 With ``--zero-cost synflow,naswot`` (or a zero-cost objective, or a pre-screen) the tables gain one
 ``zc_<proxy>`` column per proxy (also in each row's ``metrics``).
 
-Deduplication: a candidate whose canonical genotype key (``nas.graph.KeyIndex``) was already evaluated is
+Deduplication: a candidate whose canonical genotype key (``nas.core.graph.KeyIndex``) was already evaluated is
 not trained again; its row copies the earlier result with ``cached = True`` and ``cached_from`` set, costs
 nothing, and is still shown to the strategy. ``--resume`` reloads the table, replays to the strategy any
 trial finished after its last saved state, rebuilds the ledger from the table and continues.
@@ -340,7 +340,7 @@ def _now() -> float:
 
 def resolve_seed_points(specs: Sequence[str]) -> list[tuple[str, Any]]:
     """``resnet20,densenet_bc`` names or genotype JSON files → (name, genotype) pairs."""
-    from nas.compile import resolve
+    from nas.core.resolve import resolve
 
     out = []
     for spec in specs:
@@ -364,8 +364,8 @@ class Search:
         space: Any = None,
         objective: Objective | None = None,
     ) -> None:
-        from nas.graph import KeyIndex
-        from nas.registry import SPACES
+        from nas.core.graph import KeyIndex
+        from nas.core.registry import SPACES
 
         self.config = config
         self.dir = directory
@@ -574,7 +574,7 @@ class Search:
             if not r["cached"]:
                 self.cache.setdefault(r["key"], r)
             if r["key"].split("#")[0] in collided and r["genotype"]:  # rebuild KeyIndex's collision classes
-                from nas.genotype import from_json
+                from nas.core.genotype import from_json
 
                 self.keys.key(from_json(r["genotype"]))
             if r["choices"] is not None:

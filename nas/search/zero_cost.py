@@ -11,8 +11,9 @@
 
 The minibatch (:class:`BatchSpec`) is drawn exactly as ``nas calibrate`` draws it (same seed → same
 images), so the ρ measured there applies to a search: ImageFolder archives and folders through
-:func:`nas.calibrate.load_image_batch`, other data sets (CIFAR's own format, ``synthetic``) through
-:func:`nas.data.load_dataset`. Proxies that need no images (synflow, params, macs) need no data.
+:func:`nas.calibration.calibrate.load_image_batch`, other data sets (CIFAR's own format,
+``synthetic``) through
+:func:`nas.data.datasets.load_dataset`. Proxies that need no images (synflow, params, macs) need no data.
 """
 
 from __future__ import annotations
@@ -68,14 +69,14 @@ class BatchSpec:
         return _BATCHES[key]
 
     def _load(self, image_size: int) -> tuple[Any, Any]:
-        from nas.calibrate import load_image_batch
+        from nas.calibration.calibrate import load_image_batch
 
         if self.data is not None and Path(self.data).exists():
             try:  # an ImageFolder archive/folder: exactly nas calibrate's batch
                 return load_image_batch(self.data, self.size, seed=self.seed, size=image_size)
             except ValueError:
                 pass  # not ImageFolder-shaped (e.g. CIFAR's python format): the data set loader
-        from nas.data import load_dataset
+        from nas.data.datasets import load_dataset
 
         ds = load_dataset(
             self.dataset,
@@ -121,7 +122,7 @@ def score_genotype(
 
 def zero_cost_metrics(genotype_json: str, names: Sequence[str], spec: BatchSpec | None, seed: int) -> dict:
     """The ``zc_<proxy>`` metrics of a trial and their CPU time (``zc_cpu_s``)."""
-    from nas.genotype import from_json
+    from nas.core.genotype import from_json
 
     t0 = time.process_time()
     scored = score_genotype(from_json(genotype_json), names, spec, seed)
@@ -173,7 +174,7 @@ class Prescreened:
 
 def parse_prescreen(spec: str, top: int | None) -> tuple[str, int, int]:
     """``("synflow:1000", 50)`` → ``("synflow", 1000, 50)``."""
-    from nas.calibrate import parse_prescreen as parse
+    from nas.calibration.calibrate import parse_prescreen as parse
 
     name, n = parse(spec)
     if top is None:
@@ -199,7 +200,7 @@ def run_prescreen(
     dicts such as a tabular benchmark's rows) with ``proxy``; rows best first, non-finite scores last."""
     import math
 
-    from nas.calibrate import _distinct_sample
+    from nas.calibration.calibrate import _distinct_sample
 
     check_data([proxy], spec, f"--prescreen {proxy}")
     if pool is not None:

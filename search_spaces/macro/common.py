@@ -26,8 +26,8 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from nas.genotype import Genotype, Network
-from nas.registry import ARCHS
+from nas.core.genotype import Genotype, Network
+from nas.core.registry import ARCHS
 from search_spaces.base import Choice, Choices, SearchSpace, anonymous
 
 Options = tuple[Choice, ...]

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cells import CellWriter
-from nas.genotype import Cell, Network
-from nas.registry import register_space
+from nas.core.genotype import Cell, Network
+from nas.core.registry import register_space
 from search_spaces.base import Choice, Choices
 from search_spaces.macro.common import MacroSpace, option_list, per_stage
 from search_spaces.zoo.densenet import densenet

@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cells import mbconv
-from nas.genotype import Network, Stage, parse_channels
-from nas.registry import register_space
+from nas.core.genotype import Network, Stage, parse_channels
+from nas.core.registry import register_space
 from search_spaces.base import Choice, Choices
 from search_spaces.macro.common import MacroSpace, option_list, per_stage
 from search_spaces.zoo.mobile import conv_head, conv_stem

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nas.genotype import Network, parse_channels
-from nas.registry import register_space
+from nas.core.genotype import Network, parse_channels
+from nas.core.registry import register_space
 from search_spaces.base import Choice, Choices
 from search_spaces.macro.common import MacroSpace, option_list, per_stage
 from search_spaces.zoo.extra import preact_resnet

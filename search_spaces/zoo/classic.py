@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from nas.genotype import Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import Network, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.zoo.common import classifier, conv_cell, plain_stages, pool_cell
 
 # (filters, kernel, stride, padding) or "M" (3×3 max-pool, stride 2); the first row is the stem.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cells import CellWriter
-from nas.genotype import Cell, Stage
+from nas.core.genotype import Cell, Stage
 
 
 def classifier(

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from functools import partial
 
 from cells import CellWriter, dense_layer, dense_transition
-from nas.genotype import Cell, Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import Cell, Network, Stage, chain
+from nas.core.registry import register_arch
 
 # name → (growth rate k, layers per dense block, stem channels); bottleneck width 4·k, compression 0.5.
 DENSENETS: dict[str, tuple[int, tuple[int, ...], int]] = {

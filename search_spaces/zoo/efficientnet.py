@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import partial
 
 from cells import mbconv
-from nas.genotype import Network, Stage
-from nas.registry import register_arch
+from nas.core.genotype import Network, Stage
+from nas.core.registry import register_arch
 from search_spaces.scaling import MBRow, Scale, compound_scale
 from search_spaces.zoo.mobile import conv_head, conv_stem
 

@@ -8,8 +8,8 @@ from functools import partial
 
 from cells.extra_blocks import preact_bottleneck, se_bottleneck, xception_block, xception_tail
 from cells.preact import preact_block
-from nas.genotype import Cell, Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import Cell, Network, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.zoo.common import classifier
 
 # name → (block, blocks per stage, stage widths, stem, bottleneck stride placement)

@@ -14,8 +14,8 @@ from functools import partial
 from typing import Any
 
 from cells import CellWriter
-from nas.genotype import Cell, Network, Node, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import Cell, Network, Node, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.zoo.classic import vgg
 from search_spaces.zoo.common import classifier, conv_cell, plain_stages, pool_cell
 

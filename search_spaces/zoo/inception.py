@@ -19,8 +19,8 @@ from cells.inception import (
     inception_e,
     inception_v3_aux,
 )
-from nas.genotype import AuxHead, Cell, Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import AuxHead, Cell, Network, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.zoo.common import classifier, pool_cell
 
 # Stem rows: (channels, kernel, stride, padding) conv-BN-ReLU, or ("M", kernel, ceil_mode) 2× max-pool.

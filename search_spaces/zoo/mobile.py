@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import partial
 
 from cells import CellWriter, mbconv
-from nas.genotype import Cell, Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import Cell, Network, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.scaling import MBRow, compound_scale, make_divisible
 from search_spaces.zoo.common import classifier
 

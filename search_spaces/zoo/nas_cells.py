@@ -41,8 +41,8 @@ from functools import partial
 from typing import NamedTuple
 
 from cells import CellWriter, darts_cell
-from nas.genotype import AuxHead, Cell, Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import AuxHead, Cell, Network, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.zoo.common import classifier
 
 

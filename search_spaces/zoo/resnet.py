@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from functools import partial
 
 from cells import basic_block, bottleneck
-from nas.genotype import Network, Stage, chain
-from nas.registry import register_arch
+from nas.core.genotype import Network, Stage, chain
+from nas.core.registry import register_arch
 from search_spaces.zoo.common import classifier
 
 # name → (block, depths per stage, bottleneck width as a fraction of the stage width, groups)

@@ -16,7 +16,7 @@ class-balanced); search ranks on validation only; the test split is only for fin
 ``train_subset`` takes a class-balanced subset of what remains (proxies).
 
 Pipelines: images of at most 64 px are decoded once into a ``uint8`` tensor (decoded arrays are
-cached on disk, see :mod:`nas.augment`) and augmented batch-wise on the training device; larger ones
+cached on disk, see :mod:`nas.data.augment`) and augmented batch-wise on the training device; larger ones
 (ImageNet-style) stream from files through torchvision transforms in DataLoader workers
 (RandomResizedCrop + flip; resize + center crop for evaluation, at an optional FixRes test size).
 
@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.augment import (
+from nas.data.augment import (
     AugmentSpec,
     DecodedCache,
     TensorLoader,

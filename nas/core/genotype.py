@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "nas.genotype/1"
+SCHEMA = "nas.core.genotype/1"
 COMBINES = ("sum", "concat", "mul")
 # Node stride: an int, "cell" (the cell's stride: the stage stride on its first repeat, else 1) or
 # "auto" (whatever reduces this node's input to the resolution of the cell's last input).

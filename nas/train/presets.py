@@ -1,7 +1,7 @@
 """Fidelity presets: how much data, how many epochs and how big a network a trial gets.
 
 A preset is DATA (the ``PRESETS`` table); :func:`get_preset` turns a row plus any overrides into a
-:class:`Preset`, a :class:`nas.train.TrainConfig` with the data and network fields added. Every field
+:class:`Preset`, a :class:`nas.train.trainer.TrainConfig` with the data and network fields added. Every field
 can be overridden (``get_preset("small", epochs=5, width=None)``); an unknown preset or field is a
 ``ValueError``.
 
@@ -34,8 +34,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from nas.genotype import AuxHead, Cell, Network, Stage
-from nas.train import TrainConfig
+from nas.core.genotype import AuxHead, Cell, Network, Stage
+from nas.train.trainer import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Preset(TrainConfig):
         return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
 
     def data_options(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`nas.data.load_dataset`."""
+        """Keyword arguments for :func:`nas.data.datasets.load_dataset`."""
         return {
             "train_subset": self.train_subset,
             "test_subset": self.test_subset,

@@ -301,7 +301,7 @@ def _search(args: argparse.Namespace) -> None:
         raise ValueError("nas search needs --space (or --resume DIR)")
     if not args.budget:
         raise ValueError("nas search needs --budget ('100gpuh', '2h', '500trials', …)")
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
 
     SPACES.entry(args.space)  # unknown space: one line with suggestions
     strategy = args.strategy or "evolution"

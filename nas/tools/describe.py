@@ -17,9 +17,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nas.compile import build, resolve
-from nas.genotype import Network
-from nas.meta import meta_call
+from nas.core.compile import build
+from nas.core.genotype import Network
+from nas.core.meta import meta_call
+from nas.core.resolve import resolve
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The trainer every trial uses: SGD, schedules, regularisation, mixed precision, checkpoints.
 
 ``Trainer(arch, data, config).fit()`` trains a zoo name, genotype or network built by ``nas.build``
-on a :class:`nas.data.Dataset` and returns a result dict: validation / test top-1 and top-5 (percent)
+on a :class:`nas.data.datasets.Dataset` and returns a result dict: validation / test top-1 and top-5 (percent)
 and loss, parameters, multiply-adds, training seconds, images per second, the fraction of step time
 spent waiting for data, and peak memory.
 
@@ -39,8 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.compile import build, resolve, validate
-from nas.genotype import Network
+from nas.core.compile import build, validate
+from nas.core.genotype import Network
+from nas.core.resolve import resolve
 
 SCHEDULES = ("cosine", "onecycle", "exp", "constant")
 AMP_MODES = ("auto", "bf16", "fp16", "none")
@@ -594,7 +595,7 @@ class Trainer:
         params, aux_params = count_params(self.model)
         macs = None
         if self.genotype is not None:
-            from nas.describe import describe
+            from nas.tools.describe import describe
 
             macs = describe(self.genotype.replace(aux=()))["macs"]
         r: dict[str, Any] = {
@@ -685,7 +686,7 @@ class Trainer:
 
 
 def _augment_spec(cfg: TrainConfig) -> Any:
-    from nas.augment import AugmentSpec
+    from nas.data.augment import AugmentSpec
 
     return AugmentSpec(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout)
 

@@ -11,7 +11,14 @@ from pathlib import Path
 
 # Modules that add their own subcommands with ``add_parser(subparsers)``; each keeps heavy imports
 # inside its handlers so that ``nas --help`` stays fast.
-COMMAND_MODULES = ("nas.spaces_cli", "nas.train_cli", "nas.search.cli", "nas.calibrate", "nas.search.report")
+COMMAND_MODULES = (
+    "nas.cli.spaces",
+    "nas.cli.train",
+    "nas.cli.search",
+    "nas.cli.calibrate",
+    "nas.cli.final",
+    "nas.cli.report",
+)
 
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
@@ -26,30 +33,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _describe(args: argparse.Namespace) -> None:
-    from nas.describe import describe, write
+    from nas.tools.describe import describe, write
 
     d = describe(args.arch, input_size=args.input_size, num_classes=args.num_classes)
     print(write(d, args.format, args.output))
 
 
 def _draw(args: argparse.Namespace) -> None:
-    from nas.compile import resolve
-    from nas.draw import draw
+    from nas.core.resolve import resolve
+    from nas.tools.draw import draw
 
     path = draw(resolve(args.arch), args.output, cell=args.cell)
     print(path)
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from nas.compile import validate
-    from nas.graph import canonical_key
+    from nas.core.compile import validate
+    from nas.core.graph import canonical_key
 
     g = validate(args.arch)
     print(json.dumps({"name": g.name, "valid": True, "key": canonical_key(g)}))
 
 
 def _zoo_list(args: argparse.Namespace) -> None:
-    from nas.registry import ARCHS
+    from nas.core.registry import ARCHS
 
     names = ARCHS.list(args.pattern)
     if not names:
@@ -61,20 +68,20 @@ def _zoo_list(args: argparse.Namespace) -> None:
 
 
 def _zoo_show(args: argparse.Namespace) -> None:
-    from nas.compile import resolve
+    from nas.core.resolve import resolve
 
     print(resolve(_zoo_name(args.name)).to_json(indent=1))
 
 
 def _zoo_export(args: argparse.Namespace) -> None:
-    from nas.compile import resolve
-    from nas.genotype import save
+    from nas.core.genotype import save
+    from nas.core.resolve import resolve
 
     print(save(resolve(_zoo_name(args.name)), args.output))
 
 
 def _zoo_check(args: argparse.Namespace) -> None:
-    from nas.reference import compare
+    from nas.weights.reference import compare
 
     r = compare(_zoo_name(args.name), input_size=args.input_size)
     ok = (
@@ -87,7 +94,7 @@ def _zoo_check(args: argparse.Namespace) -> None:
 
 
 def _zoo_name(name: str) -> str:
-    from nas.registry import ARCHS
+    from nas.core.registry import ARCHS
 
     if name not in ARCHS:
         ARCHS.entry(name)  # raises the "unknown architecture" error with suggestions

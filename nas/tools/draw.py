@@ -6,8 +6,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from nas.genotype import Cell, Genotype, Network
-from nas.graph import check_structure, to_networkx
+from nas.core.genotype import Cell, Genotype, Network
+from nas.core.graph import check_structure, to_networkx
 
 _COLORS = {"input": "#d9e7f5", "output": "#f7dcb4", "combine": "#e5e5e5", "op": "#e3f1dd"}
 _SHOWN_ATTRS = ("kernel", "groups", "dilation", "kind", "project", "p", "size")

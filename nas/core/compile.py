@@ -15,10 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas import genotype as G
-from nas.graph import check_structure, topological_nodes
-from nas.meta import meta_call
-from nas.registry import ARCHS, OPS
+from nas.core import genotype as G
+from nas.core.graph import check_structure, topological_nodes
+from nas.core.meta import meta_call
+from nas.core.registry import OPS
+from nas.core.resolve import resolve
 
 _PICK, _SUM, _CAT, _MUL = 0, 1, 2, 3
 _COMBINE_CODE = {"sum": _SUM, "concat": _CAT, "mul": _MUL}
@@ -341,48 +342,18 @@ def compile_network(net: G.Network) -> NetworkModule:
     return NetworkModule(net, stem, stages, head, [aux[a.after] for a in net.aux], t.depth)
 
 
-def resolve(arch: G.Genotype | str | Path) -> G.Genotype:
-    """A genotype, a registered architecture name or a path to a genotype JSON file → genotype."""
-    if isinstance(arch, G.Cell | G.Network):
-        return arch
-    if isinstance(arch, Path) or (isinstance(arch, str) and (arch.endswith(".json") or "/" in arch)):
-        path = Path(arch)
-        if not path.is_file():
-            raise ValueError(f"genotype file {str(path)!r} does not exist")
-        return G.load(path)
-    if isinstance(arch, str):
-        return ARCHS[arch]()
-    raise TypeError(
-        f"arch must be a genotype, an architecture name or a JSON path, got {type(arch).__name__}"
-    )
-
-
 def build(
     arch: G.Network | str | Path,
     num_classes: int | None = None,
     input_size: Sequence[int] | int | None = None,
-    weights: str | None = None,
     **overrides: Any,
 ) -> NetworkModule:
     """Compile a network genotype (or a zoo name, or a genotype JSON path) into an ``nn.Module``.
 
     ``num_classes`` and ``input_size`` (an int sets height and width) override the genotype's, as do
-    other ``Network`` fields given as keywords (``drop_path=0.2``). ``weights="torchvision"`` loads the
-    pretrained weights of a zoo entry's torchvision reference with :func:`nas.transfer`; they must be in
-    the local torch hub cache (nothing is downloaded), else ``ValueError``.
+    other ``Network`` fields given as keywords (``drop_path=0.2``). Pretrained weights are the weights
+    layer's business: :func:`nas.build` (``nas.weights.pretrained.build``) takes ``weights=``.
     """
-    if weights is not None:
-        if weights != "torchvision":
-            raise ValueError(f"weights must be None or 'torchvision', got {weights!r}")
-        if not isinstance(arch, str) or arch not in ARCHS:
-            raise ValueError(f"weights='torchvision' needs a zoo name with a reference, got {arch!r}")
-        from nas.reference import reference_module  # lazy: torchvision is only needed here
-        from nas.transfer import transfer
-
-        reference = reference_module(arch, weights=weights)  # raises if the file is not cached
-        model = build(arch, num_classes, input_size, **overrides)
-        transfer(reference, model)
-        return model
     net = resolve(arch)
     if not isinstance(net, G.Network):
         raise TypeError("build() takes a network genotype; compile a single cell with compile_cell()")

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.compile import NetworkModule, build
-from nas.registry import ARCHS
-from nas.transfer import transfer
+from nas.core.compile import build
+from nas.core.registry import ARCHS
+from nas.weights.transfer import transfer
 
 
 def reference_name(name: str) -> str:
@@ -46,14 +46,6 @@ def _require_local(url: str) -> Path:
             f"there, e.g. on a machine with internet access)"
         )
     return path
-
-
-def pretrained(name: str, **build_kwargs: Any) -> NetworkModule:
-    """``nas.build(name)`` with torchvision's pretrained weights (from the local torch hub cache)."""
-    model = build(name, **build_kwargs)
-    ref = reference_module(name, weights="torchvision")
-    transfer(ref, model)
-    return model
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ _option.__name__ = "KEY=VALUE"  # argparse names the type in its error message
 
 
 def _make(name: str, options: list[tuple[str, Any]] | None = None) -> Any:
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
 
     factory = SPACES[name]
     try:
@@ -35,7 +35,7 @@ def _make(name: str, options: list[tuple[str, Any]] | None = None) -> Any:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
 
     names = SPACES.list(args.pattern)
     if not names:
@@ -47,7 +47,7 @@ def _list(args: argparse.Namespace) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
-    from nas.registry import SPACES
+    from nas.core.registry import SPACES
 
     SPACES.entry(args.name)  # unknown name: the registry's error, with suggestions
     space = _make(args.name, args.set)

@@ -83,7 +83,7 @@ def _fmt(s: dict[str, Any], key: str, unit: str = "%") -> str | None:
 
 
 def _add_train_options(p: argparse.ArgumentParser, default_preset: str) -> None:
-    from nas.presets import preset_names
+    from nas.train.presets import preset_names
 
     p.add_argument(
         "--preset",
@@ -127,7 +127,7 @@ def _add_train_options(p: argparse.ArgumentParser, default_preset: str) -> None:
 
 
 def _preset(args: argparse.Namespace) -> Any:
-    from nas.presets import get_preset
+    from nas.train.presets import get_preset
 
     over: dict[str, Any] = {}
     for item in args.set:
@@ -196,7 +196,7 @@ def run_training(
     """Train ``genotype`` on ``ds`` for every seed, write the outputs, print the summary."""
     from dataclasses import replace
 
-    from nas.train import Trainer
+    from nas.train.trainer import Trainer
 
     out: Path = args.out
     if prepare:
@@ -267,7 +267,7 @@ def run_training(
 def _setup(args: argparse.Namespace) -> None:
     import torch
 
-    from nas.train import check_device
+    from nas.train.trainer import check_device
 
     if args.threads is not None:
         if args.threads < 1:
@@ -283,7 +283,7 @@ def _setup(args: argparse.Namespace) -> None:
 def _expected_classes(arch: str, num_classes: int | None) -> tuple[int | None, str]:
     """The class count the user committed to: --num-classes, else a genotype file's own (a zoo name's
     class count is only a default and follows the data set)."""
-    from nas.compile import resolve
+    from nas.core.resolve import resolve
 
     if num_classes is not None:
         return num_classes, f"--num-classes {num_classes}"
@@ -294,11 +294,11 @@ def _expected_classes(arch: str, num_classes: int | None) -> tuple[int | None, s
 
 
 def _train(args: argparse.Namespace) -> None:
-    from nas.compile import resolve
-    from nas.data import load_dataset
-    from nas.genotype import Network
-    from nas.presets import apply_preset
-    from nas.train import fit_genotype
+    from nas.core.genotype import Network
+    from nas.core.resolve import resolve
+    from nas.data.datasets import load_dataset
+    from nas.train.presets import apply_preset
+    from nas.train.trainer import fit_genotype
 
     _setup(args)
     preset = _preset(args)
@@ -329,7 +329,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _print_plan(genotype: Any, ds: Any, preset: Any, args: argparse.Namespace, **extra: Any) -> None:
-    from nas.describe import describe
+    from nas.tools.describe import describe
 
     d = describe(genotype.replace(aux=()))
     plan = {
@@ -387,10 +387,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _transfer(args: argparse.Namespace) -> None:
-    from nas.compile import resolve
-    from nas.data import load_dataset
-    from nas.genotype import Network, save
-    from nas.train import fit_genotype
+    from nas.core.genotype import Network, save
+    from nas.core.resolve import resolve
+    from nas.data.datasets import load_dataset
+    from nas.train.trainer import fit_genotype
 
     # search_spaces is a layer above nas core, which must not import it; the CLI is the top layer,
     # so this handler imports the ImageNet layout logic lazily, here and only here.

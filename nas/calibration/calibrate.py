@@ -3,7 +3,8 @@
 ``calibrate`` samples architectures (seeded) from a ground-truth table (an arch column and an accuracy
 column, e.g. the NAS-Bench-201 200-epoch CIFAR-10 test accuracy), scores each with every requested proxy
 — zero-cost proxies from :mod:`nas.proxies` on a minibatch of real images, or training presets from
-:mod:`nas.presets` — and reports, per proxy, Spearman ρ, Kendall τ, top-10 % precision and the CPU-seconds
+:mod:`nas.train.presets` — and reports, per proxy, Spearman ρ, Kendall τ, top-10 % precision and
+the CPU-seconds
 per candidate. ``write_outputs`` saves the summary as CSV and JSON (with every per-architecture score)
 and a plot of ρ against cost.
 
@@ -250,14 +251,14 @@ def arch_parser(space: Any) -> Callable[[str], Any]:
 def arch_formatter(space: Any) -> Callable[[Any], str]:
     if hasattr(space, "arch_string"):
         return space.arch_string
-    from nas.graph import canonical_key
+    from nas.core.graph import canonical_key
 
     return canonical_key
 
 
 def get_space(space: Any) -> Any:
     if isinstance(space, str):
-        from nas.registry import SPACES
+        from nas.core.registry import SPACES
 
         return SPACES[space]()
     return space
@@ -298,9 +299,9 @@ accuracy plus the preset's size term (see :func:`training_evaluator`)."""
 
 
 def training_presets() -> dict[str, Any]:
-    """The training presets of :mod:`nas.presets` (empty when the module is not available)."""
+    """The training presets of :mod:`nas.train.presets` (empty when the module is not available)."""
     try:
-        from nas import presets
+        from nas.train import presets
     except ImportError:
         return {}
     table = getattr(presets, "PRESETS", None)
@@ -320,8 +321,8 @@ def parse_preset_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def resolve_preset(spec: str) -> Any:
-    """A preset spec (see :func:`parse_preset_spec`) → :class:`nas.presets.Preset`."""
-    from nas.presets import get_preset
+    """A preset spec (see :func:`parse_preset_spec`) → :class:`nas.train.presets.Preset`."""
+    from nas.train.presets import get_preset
 
     name, overrides = parse_preset_spec(spec)
     return get_preset(name, **overrides)
@@ -330,17 +331,18 @@ def resolve_preset(spec: str) -> Any:
 def training_evaluator(
     data: str | Path | None, *, dataset: str = "cifar10", eval_val: bool = True, device: str | None = None
 ) -> TrainingEvaluator:
-    """A :data:`TrainingEvaluator`: shrink the genotype by the preset (``nas.presets.apply_preset``),
-    train it with ``nas.train.train`` on ``dataset`` from ``data`` (split and subset by the preset, the
+    """A :data:`TrainingEvaluator`: shrink the genotype by the preset
+    (``nas.train.presets.apply_preset``), train it with ``nas.train.trainer.train`` on ``dataset``
+    from ``data`` (split and subset by the preset, the
     data set loaded once per distinct data options) and score it by validation top-1 plus the preset's
-    size term (:meth:`nas.presets.Preset.score`). The cost is the training's process CPU time (data
+    size term (:meth:`nas.train.presets.Preset.score`). The cost is the training's process CPU time (data
     loading is shared by all candidates and not charged); on a ``device`` such as ``cuda`` the wall
     time is the device-seconds per candidate."""
     import dataclasses
 
-    from nas.data import load_dataset
-    from nas.presets import apply_preset
-    from nas.train import train
+    from nas.data.datasets import load_dataset
+    from nas.train.presets import apply_preset
+    from nas.train.trainer import train
 
     datasets: dict[str, Any] = {}
 
@@ -368,14 +370,14 @@ def _params(genotype: Any, preset: Any) -> int:
     counted only when the preset has one."""
     if not preset.params_weight:
         return 0
-    from nas.describe import describe
+    from nas.tools.describe import describe
 
     return int(describe(genotype)["params"])
 
 
 RungEvaluator = Callable[[Any, str, int, Sequence[int]], list[tuple[float, float, float]]]
 """``(genotype, preset spec, seed, epochs) -> [(score, cpu_s, wall_s) per epoch]``: one training run
-of the preset, scored (:meth:`nas.presets.Preset.score`) after each of ``epochs`` (the last is the
+of the preset, scored (:meth:`nas.train.presets.Preset.score`) after each of ``epochs`` (the last is the
 preset's own ``epochs``); costs are cumulative from the start of the run (see :func:`rung_evaluator`)."""
 
 
@@ -420,9 +422,9 @@ def rung_evaluator(
     evaluation uses no RNG and leaves the model in training mode."""
     import dataclasses
 
-    from nas.data import load_dataset
-    from nas.presets import apply_preset
-    from nas.train import Trainer
+    from nas.data.datasets import load_dataset
+    from nas.train.presets import apply_preset
+    from nas.train.trainer import Trainer
 
     datasets: dict[str, Any] = {}
 
@@ -461,7 +463,7 @@ def rung_evaluator(
 def split_proxies(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """Proxy names → (zero-cost names, training preset specs); ``ValueError`` for an unknown one.
 
-    A training preset is a name of ``nas.presets.PRESETS``, optionally with overrides:
+    A training preset is a name of ``nas.train.presets.PRESETS``, optionally with overrides:
     ``tiny:epochs=4,image_size=16`` (see :func:`parse_preset_spec`)."""
     zero, train = [], []
     presets = None
@@ -629,10 +631,10 @@ def calibrate(
     ``trainer`` is then a :data:`RungEvaluator` (default :func:`rung_evaluator`). An ensemble naming
     the preset uses its last rung. :func:`halving_report` simulates successive halving on them.
 
-    ``journal``: a file (``nas.calibration_journal``) that records each finished training evaluation;
+    ``journal``: a file (``nas.calibration.journal``) that records each finished training evaluation;
     with ``resume=True`` an existing journal of the same run is replayed instead of retrained.
 
-    ``workers`` > 1 trains the candidates in that many worker processes (``nas.calibration_pool``;
+    ``workers`` > 1 trains the candidates in that many worker processes (``nas.calibration.pool``;
     ``threads`` each) with the built-in trainer on ``dataset`` from ``data``; scores and per-candidate
     CPU-seconds are those of one worker.
     """
@@ -658,7 +660,7 @@ def calibrate(
             raise ValueError(f"ground-truth arch {a!r} is not a member of space {sp.name!r}: {e}") from None
     log = None
     if journal is not None and train:
-        from nas.calibration_journal import Journal
+        from nas.calibration.journal import Journal
 
         key = {
             "space": sp.name, "truth": str(truth), "arch_column": arch_column,
@@ -771,9 +773,9 @@ def train_parallel(
     **pool: Any,
 ) -> None:
     """Fill ``done`` with every (preset, arch) result: the journal ``log``'s, then the rest trained on
-    worker processes (``nas.calibration_pool.evaluate_parallel(**pool)``) and journaled as each
+    worker processes (``nas.calibration.pool.evaluate_parallel(**pool)``) and journaled as each
     arrives; progress lines carry the ρ of the preset's finished candidates so far."""
-    from nas.calibration_pool import evaluate_parallel
+    from nas.calibration.pool import evaluate_parallel
 
     if log is not None:
         for n in train:
@@ -1350,161 +1352,3 @@ def format_halving(rows: Sequence[Mapping[str, Any]]) -> str:
             f"{r['best_truth']:6.2f} {r['spearman_survivors']:8.3f} {r['spearman_all']:7.3f}  {surv}"
         )
     return "\n".join(lines)
-
-
-# -------------------------------------------------------------------------------------------- CLI
-
-
-def add_parser(sub: Any) -> None:
-    """Register ``nas calibrate`` on the CLI's subparsers."""
-    c = sub.add_parser(
-        "calibrate",
-        help="rank fidelity (Spearman, Kendall, top-10%%) and cost of proxies against a ground-truth table",
-    )
-    c.add_argument("--space", default="nb201", help="search space (default: nb201)")
-    c.add_argument(
-        "--proxies",
-        default=None,
-        help="comma-separated zero-cost proxies and/or training preset names "
-        f"(default: {','.join(DEFAULT_ZERO_COST)}, or none when --preset is given)",
-    )
-    c.add_argument(
-        "--preset",
-        action="append",
-        default=[],
-        metavar="NAME[:FIELD=VALUE,...]",
-        help="a training preset to calibrate, with optional overrides (repeatable), "
-        "e.g. tiny:epochs=4,image_size=16",
-    )
-    c.add_argument(
-        "--truth", type=Path, default=DEFAULT_TRUTH, help=f"ground-truth CSV (default: {DEFAULT_TRUTH})"
-    )
-    c.add_argument(
-        "--ensemble",
-        action="append",
-        default=[],
-        metavar="A+B",
-        help="also report the rank ensemble of listed proxies/presets (repeatable), e.g. synflow+tiny",
-    )
-    c.add_argument(
-        "--rungs",
-        default=None,
-        metavar="E1,E2,...",
-        help="multi-fidelity: train each preset once and score it after these epochs too (e.g. 1,2,3,4,6; "
-        "the preset's last epoch is always one), report each rung as PRESET@EPOCH and simulate "
-        "successive halving / ASHA (eta 2 and 3, every grace period) on them",
-    )
-    c.add_argument("--arch-column", default=DEFAULT_ARCH_COLUMN)
-    c.add_argument("--target-column", default=DEFAULT_TARGET_COLUMN)
-    c.add_argument("--sample", type=int, default=100, help="architectures to evaluate (seeded sample)")
-    c.add_argument("--seed", type=int, default=0, help="seeds the sample, the minibatch and the weights")
-    c.add_argument("--data", type=Path, default=DEFAULT_DATA, help="images (ImageFolder .tar.gz or folder)")
-    c.add_argument("--batch-size", type=int, default=64, help="minibatch of the zero-cost proxies")
-    c.add_argument("--threads", type=int, default=1, help="torch threads while measuring (default 1)")
-    c.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="train candidates in this many worker processes, --threads each (default 1); "
-        "CPU-seconds per candidate stay per process, scores do not change",
-    )
-    c.add_argument(
-        "--device",
-        default="auto",
-        help="where training presets train: auto (default: CUDA when available), cpu, cuda, cuda:1; "
-        "on a GPU the wall_s_per_candidate column is the GPU-seconds per candidate (zero-cost proxies "
-        "stay on the CPU)",
-    )
-    c.add_argument("-o", "--output-dir", type=Path, default=None, help="write NAME.csv/.json/.png here")
-    c.add_argument("--name", default="calibration", help="output file stem (default: calibration)")
-    c.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue an interrupted run: training results already in -o's NAME.journal.jsonl "
-        "are not trained again (the run's sample, seed, presets and device must be the same)",
-    )
-    c.add_argument(
-        "--overwrite", action="store_true", help="discard an unfinished run's journal and start again"
-    )
-    c.add_argument("--format", choices=("table", "json"), default="table")
-    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    c.set_defaults(func=_cli)
-
-
-def _cli(args: Any) -> None:
-    if args.proxies is None:
-        names = [] if args.preset else list(DEFAULT_ZERO_COST)
-    else:
-        names = parse_proxy_list(args.proxies)
-    names += [p.strip() for p in args.preset]
-    if len(set(names)) != len(names):
-        raise ValueError(f"proxy listed twice in {', '.join(names)}")
-    split_proxies(names)  # unknown names fail before any work
-    if args.sample < 2:
-        raise ValueError(f"--sample must be at least 2, got {args.sample}")
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    if args.batch_size < 2:
-        raise ValueError(f"--batch-size must be at least 2, got {args.batch_size}")
-    for e in args.ensemble:
-        parse_ensemble(e, names)
-    from nas.train import check_device
-
-    check_device(args.device)
-    rungs = None
-    if args.rungs is not None:
-        rungs = parse_rungs(args.rungs)
-        train = split_proxies(names)[1]
-        if not train:
-            raise ValueError("--rungs needs a training preset to score per epoch (e.g. --preset rank)")
-        for n in train:
-            rung_schedule(n, rungs)
-    load_truth(args.truth, args.arch_column, args.target_column)  # fail fast on file / columns
-    from nas.calibration_journal import journal_path
-
-    if args.resume and args.overwrite:
-        raise ValueError("--resume and --overwrite exclude each other")
-    if args.resume and args.output_dir is None:
-        raise ValueError("--resume needs -o/--output-dir, where the run's journal is")
-    journal = journal_path(args.output_dir, args.name) if args.output_dir is not None else None
-    if journal is not None and args.overwrite:
-        journal.unlink(missing_ok=True)
-    try:
-        cal = calibrate(
-            args.space,
-            names,
-            args.truth,
-            arch_column=args.arch_column,
-            target_column=args.target_column,
-            sample=args.sample,
-            seed=args.seed,
-            data=args.data,
-            batch_size=args.batch_size,
-            threads=args.threads,
-            device=args.device,
-            ensembles=args.ensemble,
-            progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
-            rungs=rungs,
-            journal=journal,
-            resume=args.resume,
-            workers=args.workers,
-        )
-    except KeyboardInterrupt:
-        where = f"; finished trainings are journaled in {journal} (continue with --resume)"
-        print(f"nas: interrupted{where if journal is not None and journal.exists() else ''}", file=sys.stderr)
-        raise SystemExit(130) from None
-    summary = cal.summary()
-    halving = halving_report(cal) if rungs is not None else None
-    if args.format == "json":
-        out: Any = summary if halving is None else {"summary": summary, "successive_halving": halving}
-        print(json.dumps(out, indent=1))
-    else:
-        print(format_table(summary))
-        if halving is not None:
-            print(f"\nsuccessive halving on the rungs ({len(cal.archs)} archs; async: mean of 500 orders)")
-            print(format_halving(halving))
-    if args.output_dir is not None:
-        for p in write_outputs(cal, args.output_dir, args.name).values():
-            print(p, file=sys.stderr)
-        if journal is not None:
-            journal.unlink(missing_ok=True)  # the JSON now holds every result

@@ -13,7 +13,7 @@ from itertools import chain
 import torch
 from torch import nn
 
-from nas.meta import meta_call
+from nas.core.meta import meta_call
 
 
 def _own_tensors(m: nn.Module) -> dict[str, torch.Tensor]:

@@ -11,7 +11,7 @@ import warnings
 
 import networkx as nx
 
-from nas.genotype import Cell, Genotype, Network
+from nas.core.genotype import Cell, Genotype, Network
 
 
 def node_label(cell: Cell, name: str) -> str:

@@ -43,9 +43,9 @@ def _init(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     torch.set_num_threads(threads)
-    from nas import calibrate as C
-    from nas.compile import validate
-    from nas.genotype import from_json
+    from nas.calibration import calibrate as C
+    from nas.core.compile import validate
+    from nas.core.genotype import from_json
 
     make = C.rung_evaluator if rungs else C.training_evaluator
     _evaluate = make(data, dataset=dataset, device=device)
@@ -68,7 +68,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _run(task: tuple[int, str, str, int, list[int] | None]) -> tuple[int, Any]:
-    from nas.genotype import from_json
+    from nas.core.genotype import from_json
 
     index, genotype_json, spec, seed, schedule = task
     g = from_json(genotype_json)
@@ -87,8 +87,8 @@ def evaluate_parallel(
 ) -> Iterator[tuple[int, Any]]:
     """Train ``tasks`` — ``(genotype, preset spec, seed, rung schedule or None)`` — on ``workers``
     processes; yields ``(task index, result)`` as each finishes (in completion order). A result is
-    what :func:`nas.calibrate.training_evaluator` (schedule ``None``) or
-    :func:`nas.calibrate.rung_evaluator` returns. All tasks must agree on having a schedule."""
+    what :func:`nas.calibration.calibrate.training_evaluator` (schedule ``None``) or
+    :func:`nas.calibration.calibrate.rung_evaluator` returns. All tasks must agree on having a schedule."""
     if not tasks:
         return
     kinds = {schedule is None for _, _, _, schedule in tasks}

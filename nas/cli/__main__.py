@@ -1,0 +1,5 @@
+import sys
+
+from nas.cli.app import main
+
+sys.exit(main())

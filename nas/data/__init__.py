@@ -1,0 +1,1 @@
+"""Data sets (CIFAR, ImageFolder directories and archives, synthetic), class-balanced splits, augmentation."""

@@ -1,0 +1,1 @@
+"""Tools over compiled genotypes: per-layer description (params, MACs, memory) and drawings."""

@@ -1,0 +1,1 @@
+"""Training: configuration, the trainer, fidelity presets and the network transforms they apply."""

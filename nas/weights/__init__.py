@@ -1,0 +1,1 @@
+"""Weights: dataflow-position transfer between modules, torchvision references and pretrained builds."""
