@@ -1,6 +1,6 @@
 """Compiler overhead: a training step of a compiled genotype vs the equivalent hand-written module.
 
-Both models hold the same weights (``nas.weights.transfer``) and see the same batches. Steps alternate between
+Both models hold the same weights (``nas.transfer``) and see the same batches. Steps alternate between
 the two (A B A B …) so drift of the shared machine hits both alike; we report the median step time of
 each and the speed ratio reference / ours (≥ 1.00 means the compiler adds no overhead).
 
@@ -47,7 +47,7 @@ def bench(
 ) -> dict:
     ours = nas.build(name, input_size=size)
     ref = reference_module(name)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     ours, ref = (m.to(device, memory_format=fmt).train() for m in (ours, ref))
     x = torch.randn(batch, 3, size, size, device=device).to(memory_format=fmt)

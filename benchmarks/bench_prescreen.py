@@ -2,7 +2,7 @@
 
 Reads a calibration JSON written by ``nas calibrate`` (per-architecture proxy scores and CPU-seconds,
 ideally over the whole ground-truth table) and simulates, on that table, two searches at equal CPU
-budgets (see ``nas.calibration.calibrate.simulate_prescreen``):
+budgets (see ``nas.calibration.prescreen_sim.simulate_prescreen``):
 
 * ``train-all``: train random candidates, each costing ``--train-cost`` CPU-seconds;
 * ``prescreen``: score ``N`` random candidates with the proxy (its measured CPU-seconds each), then
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.calibration.calibrate import simulate_prescreen
+from nas.calibration.prescreen_sim import simulate_prescreen
+from nas.calibration.results import load_calibration
 
 
 def main() -> None:
@@ -39,10 +40,15 @@ def main() -> None:
     ap.add_argument("-o", "--output", type=Path, default=Path("benchmarks/results/prescreen_simulation"))
     args = ap.parse_args()
 
-    cal = json.loads(args.calibration.read_text())
-    truth = np.asarray(cal["target"], dtype=float)
-    scores = np.asarray([-np.inf if v is None else v for v in cal["scores"][args.proxy]], dtype=float)
-    proxy_cost = float(np.mean(cal["cpu_s"][args.proxy]))
+    cal = load_calibration(args.calibration)
+    result = next((r for r in cal.results if r.name == args.proxy), None)
+    if result is None:
+        raise SystemExit(
+            f"{args.calibration}: no proxy {args.proxy!r} (have {', '.join(r.name for r in cal.results)})"
+        )
+    truth = np.asarray(cal.truth, dtype=float)
+    scores = np.asarray(result.scores, dtype=float)
+    proxy_cost = float(np.mean(result.cpu_s))
     order = np.sort(truth)[::-1]
     out = {
         "calibration": str(args.calibration),

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from nas.search.run import SearchConfig, run_search
+from nas.search import SearchConfig, run_search
+from nas.truth import load_truth
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TRUTH = SHARED / "nb201-calibration-1500.csv"
@@ -92,7 +93,7 @@ def main() -> None:
                 if extra:
                     screen_cpu.append(search.ledger.extra.get("prescreen_cpu_s", 0.0))
                 print(arm, seed, found[arm][-1], flush=True)
-    best = max(float(v) for v in _column(TRUTH, TARGET))
+    best = max(acc for _, acc in load_truth(TRUTH, target_column=TARGET))
     result = {
         "pool": "nb201-calibration-1500.csv",
         "pool_best": best,
@@ -114,13 +115,6 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("budgets_cpu_h", "mean_best", "prescreen_cpu_s_mean")}))
-
-
-def _column(path: Path, col: str) -> list[str]:
-    import csv
-
-    with open(path, newline="") as f:
-        return [r[col] for r in csv.DictReader(f) if r[col]]
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from nas.calibration.calibrate import bootstrap_ci, kendall, load_calibration, spearman, top_precision
+from nas.calibration.results import load_calibration
+from nas.stats import bootstrap_ci, kendall, spearman, top_precision
 from nas.train.presets import get_preset
 
 WEIGHTS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
@@ -71,12 +72,7 @@ def stats(score: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
 
 def paired_gain(a: np.ndarray, b: np.ndarray, truth: np.ndarray, repeats: int = 2000) -> dict[str, Any]:
     """ρ(a) − ρ(b) on the same architectures, with a 95 % bootstrap interval (resampling archs)."""
-    rng = np.random.default_rng(0)
-    diffs = []
-    for _ in range(repeats):
-        i = rng.integers(0, len(truth), len(truth))
-        diffs.append(spearman(a[i], truth[i]) - spearman(b[i], truth[i]))
-    lo, hi = np.nanquantile(diffs, [0.025, 0.975])
+    lo, hi = bootstrap_ci(a, truth, baseline=b, repeats=repeats)
     d = spearman(a, truth) - spearman(b, truth)
     return {"delta": round(d, 4), "ci95": [round(float(lo), 3), round(float(hi), 3)]}
 

@@ -4,7 +4,7 @@ successive halving on those rungs buy?
 Reads a calibration JSON written by ``nas calibrate --preset rank --rungs 1,2,3,4,6 ...`` and prints,
 as Markdown: per rung, Spearman ρ with a 95 % bootstrap interval, Kendall τ, top-10 % precision and
 cumulative CPU-seconds; the successive-halving simulations
-(``nas.calibration.calibrate.simulate_halving``, sync
+(``nas.calibration.halving.simulate_halving``, sync
 and Ray's asynchronous rule); and, given a reference calibration of the same architectures with the
 plain preset (``--reference``, e.g. ``calibration_training.json``), whether the last rung reproduces
 its scores exactly (intermediate evaluations must not change training) and what they cost.
@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.calibration.calibrate import bootstrap_ci, halving_report, load_calibration
+from nas.calibration.halving import halving_report
+from nas.calibration.results import load_calibration
+from nas.stats import bootstrap_ci
 
 
 def main() -> None:

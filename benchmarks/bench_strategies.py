@@ -7,7 +7,7 @@ error) over seeds, for random, evolution, rl and tpe driven ask/tell exactly as 
 Two tables:
 
 * ``synthetic`` — all 15,625 NB201 arch strings with the smooth synthetic accuracy of
-  ``tests/search_helpers.py`` (the same table the tests use).
+  ``search_spaces/nb201_synthetic.py`` (the same table the tests use).
 * ``calibration`` — ``/work/shared/data/nb201-calibration-1500.csv``: the real CIFAR-10 200-epoch test
   accuracies of a random 1,500 of the 15,625 architectures. Strategies still propose in the full space; a
   proposal that is not in the table is told to the strategy as a failed trial and redrawn, and does not
@@ -21,16 +21,19 @@ Writes ``benchmarks/results/strategies.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from nas.core.registry import SPACES
+from nas.search.strategies import make_strategy
+from nas.truth import load_truth
+from search_spaces.nb201 import arch_string, parse_arch_string
+from search_spaces.nb201_synthetic import synthetic_nb201_table
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the synthetic table shared with the tests
 
 CALIBRATION = Path("/work/shared/data/nb201-calibration-1500.csv")
 STRATEGIES = ("random", "evolution", "rl", "tpe")
@@ -38,22 +41,13 @@ CHECKPOINTS = (10, 25, 50, 100, 150, 200, 300, 500)
 
 
 def load_calibration(path: Path) -> dict[str, float]:
-    from search_spaces.nb201 import arch_string, parse_arch_string
-
-    with open(path) as f:
-        return {
-            arch_string(parse_arch_string(r["arch"])): float(r["cifar10_test_acc_200ep"])
-            for r in csv.DictReader(f)
-        }
+    """The ground-truth table keyed by the canonical NB201 arch string (as the strategies propose)."""
+    return {arch_string(parse_arch_string(a)): acc for a, acc in load_truth(path)}
 
 
 def curve(
     strategy: str, table: dict[str, float], seed: int, queries: int, max_redraws: int = 200_000
 ) -> tuple[list[float], int]:
-    from nas.core.registry import SPACES
-    from nas.search.strategies import make_strategy
-    from search_spaces.nb201 import arch_string
-
     s = make_strategy(strategy, SPACES["nb201"](), seed=seed)
     best, out, redraws = -math.inf, [], 0
     while len(out) < queries:
@@ -118,8 +112,6 @@ def main() -> None:
     results = []
     for name in args.tables.split(","):
         if name == "synthetic":
-            from search_helpers import synthetic_nb201_table
-
             table = synthetic_nb201_table(0)
         elif name == "calibration":
             if not CALIBRATION.is_file():

@@ -36,7 +36,8 @@ import torch.nn.functional as F
 
 import nas
 from nas.data.datasets import load_dataset
-from nas.train.trainer import TrainConfig, Trainer
+from nas.train.config import TrainConfig
+from nas.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR_TAR = [ROOT.parent / "shared/data/cifar10-jpeg.tar.gz", Path("/work/shared/data/cifar10-jpeg.tar.gz")]

@@ -34,8 +34,8 @@ cp ".devdata/$name.journal.jsonl" "$out/" 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv,noheader
 export PYTHONUNBUFFERED=1
 timeout --signal=INT -k 30 "$budget_s" nas calibrate --space nb201 --proxies synflow,params --preset "$preset" \
-    --sample 50 --seed "$seed" --device cuda --workers "$workers" --data .devdata/cifar10-jpeg.tar.gz \
-    --truth .devdata/nb201-calibration-1500.csv -o "$out" --name "$name" --resume 2>&1 | tee "$out/$name.log"
+    --sample 50 --seed "$seed" --device cuda --workers "$workers" --data-dir .devdata/cifar10-jpeg.tar.gz \
+    --truth .devdata/nb201-calibration-1500.csv --out "$out" --name "$name" --resume 2>&1 | tee "$out/$name.log"
 rc=${PIPESTATUS[0]}
 # 0: done, NAME.json holds everything (the journal is gone); 130 (or 137 where SIGINT is ignored, as
 # in a backgrounded job): stopped at the budget, the journal holds what finished (first line: the key)

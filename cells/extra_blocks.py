@@ -4,7 +4,7 @@ Xception blocks (Chollet 2017).
 
 As in :mod:`cells.blocks`, ``"C"`` is the stage width and ``"Cin"`` the block's input channels.
 Nodes are written in the order the reference implementations call their layers, so that
-:func:`nas.weights.transfer` pairs them.
+:func:`nas.transfer` pairs them.
 """
 
 from __future__ import annotations

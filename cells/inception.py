@@ -5,7 +5,7 @@ auxiliary head; GoogLeNet (Inception v1): the auxiliary head and plain conv stem
 itself is :func:`cells.blocks.inception_module`.
 
 Every conv is torchvision's ``BasicConv2d``: conv (no bias) → BN (eps 1e-3) → ReLU. Nodes are written
-in the reference's forward order, so ``nas.weights.transfer`` pairs layers one to one. Channel counts are
+in the reference's forward order, so ``nas.transfer`` pairs layers one to one. Channel counts are
 absolute (the modules do not scale with a stage width); reductions (B, D) take the cell's stride.
 """
 

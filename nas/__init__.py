@@ -4,11 +4,22 @@ The public API re-exports the core (genotype, graph, registry, compiler), the to
 weights layer (transfer, pretrained builds); see ARCHITECTURE.md for the layers.
 """
 
+from nas.core.archcodec import ArchCodec
 from nas.core.compile import CellModule, NetworkModule, TensorInfo, compile_cell, validate
 from nas.core.genotype import AuxHead, Cell, Network, Node, Stage, chain, from_json, load, save
 from nas.core.graph import KeyIndex, canonical_key, to_networkx
-from nas.core.registry import ARCHS, OPS, SPACES, register_arch, register_op, register_space
+from nas.core.registry import (
+    ARCHS,
+    LAYOUTS,
+    OPS,
+    SPACES,
+    register_arch,
+    register_layout,
+    register_op,
+    register_space,
+)
 from nas.core.resolve import resolve
+from nas.core.space import SearchSpace
 from nas.tools.describe import describe
 from nas.weights.pretrained import build
 from nas.weights.transfer import transfer
@@ -18,6 +29,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ARCHS",
+    "ArchCodec",
+    "LAYOUTS",
     "OPS",
     "SPACES",
     "AuxHead",
@@ -27,6 +40,7 @@ __all__ = [
     "Network",
     "NetworkModule",
     "Node",
+    "SearchSpace",
     "Stage",
     "TensorInfo",
     "build",
@@ -37,6 +51,7 @@ __all__ = [
     "from_json",
     "load",
     "register_arch",
+    "register_layout",
     "register_op",
     "register_space",
     "resolve",

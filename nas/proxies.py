@@ -33,6 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from nas.core.compile import build
+from nas.tools.describe import describe
 
 Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | Sequence[torch.Tensor]
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor | None], float]
@@ -128,11 +132,7 @@ def _params(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> float:
 @register_proxy("macs", needs_data=False, reference="multiply-adds per image (nas.tools.describe)")
 def _macs(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> float:
     if getattr(model, "genotype", None) is not None:
-        from nas.tools.describe import describe
-
         return float(describe(model)["macs"])
-    from torch.utils.flop_counter import FlopCounterMode
-
     model.eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x[:1])
@@ -254,8 +254,6 @@ def build_scored(
     Returns ``{name: {"score", "cpu_s", "wall_s"}}``; the cost of a proxy includes building the network
     (each proxy is charged one build, as if it ran alone), measured as process CPU time.
     """
-    from nas.core.compile import build
-
     for n in names:
         get_proxy(n)
     x, y = _split(batch)
@@ -277,22 +275,10 @@ def build_scored(
     return out
 
 
-def finite_or_worst(values: Sequence[float]) -> np.ndarray:
-    """Scores as a float array with ``nan``/``±inf`` mapped below every finite score (ranked worst)."""
-    a = np.asarray(values, dtype=np.float64)
-    bad = ~np.isfinite(a) | np.isnan(a)
-    if bad.any():
-        lo = np.min(a[~bad]) if (~bad).any() else 0.0
-        a = a.copy()
-        a[bad] = lo - 1.0 - abs(lo)
-    return a
-
-
 __all__ = [
     "PROXIES",
     "Proxy",
     "build_scored",
-    "finite_or_worst",
     "get_proxy",
     "register_proxy",
     "score",

@@ -1,9 +1,11 @@
-"""Search spaces and the architecture zoo (registered into ``nas.ARCHS`` and ``nas.SPACES``)."""
+"""Search spaces, the architecture zoo and transfer layouts (registered into ``nas.ARCHS``,
+``nas.SPACES`` and ``nas.LAYOUTS``)."""
 
 from search_spaces import (  # noqa: F401  (registration side effects)
     darts_spaces,
     enas,
     macro,
     nb201,
+    transfer,
     zoo,
 )

@@ -300,7 +300,14 @@ class NB201Space(SearchSpace):
             )
         return choices
 
+    def parse_arch(self, text: str) -> Choices:
+        return self.check(parse_arch_string(text))
+
+    def format_arch(self, choices: Mapping[str, Choice]) -> str:
+        return arch_string(choices)
+
     def arch_string(self, genotype: Genotype) -> str:
+        """A member genotype → its arch string."""
         return arch_string(self.encode(genotype))
 
 

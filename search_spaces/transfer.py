@@ -16,11 +16,13 @@ normal cell concatenates (so NASNet-A's ``4@1056`` is C = 44, DARTS's 14 cells a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import torch
 
 from nas.core.compile import TensorInfo, compile_cell
-from nas.core.genotype import Cell, Network, Stage
+from nas.core.genotype import AuxHead, Cell, Network, Stage
+from nas.core.registry import register_layout
 from search_spaces.zoo.common import classifier
 from search_spaces.zoo.nas_cells import aux_head, darts_stages, imagenet_stem
 
@@ -104,8 +106,6 @@ def to_imagenet(
     stages = [Stage(stem1, 1, C, 2), *darts_stages(normal, reduce, n_cells, C)]
     aux = ()
     if auxiliary:
-        from nas.core.genotype import AuxHead
-
         aux = (AuxHead(2 * n_cells // 3 + 1, aux_head("imagenet")),)  # +1: stem1 is cell 0
     return Network(
         name=name or f"{net.name}_imagenet",
@@ -118,3 +118,34 @@ def to_imagenet(
         drop_path_schedule="constant",
         aux=aux,
     )
+
+
+@register_layout(
+    "imagenet",
+    description="a NASNet/DARTS-style cell network's cells in the ImageNet layout (darts, nasnet_*, N@F)",
+    layouts=tuple(LAYOUTS),
+)
+def imagenet_layout(
+    layout: str | tuple[int, int] = "darts",
+    *,
+    cells: int | None = None,
+    width: int | None = None,
+    auxiliary: bool = True,
+) -> Callable[..., Network]:
+    """The registry's face of :func:`to_imagenet`: checks ``layout`` now (an unknown name raises a
+    ValueError listing the known ones) and returns ``net → to_imagenet(net, …)``."""
+    parse_layout(layout, 1)
+
+    def transform(net: Network, *, num_classes: int = 1000, image_size: int = 224, name: str | None = None):
+        return to_imagenet(
+            net,
+            layout=layout,
+            cells=cells,
+            width=width,
+            num_classes=num_classes,
+            image_size=image_size,
+            auxiliary=auxiliary,
+            name=name,
+        )
+
+    return transform

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,18 @@ import pytest
 import torch
 from shared_data import CIFAR_TAR, SHARED
 
+from nas import stats as S
+from nas import truth as T
 from nas.calibration import calibrate as C
+from nas.calibration import evaluators as EV
+from nas.calibration import halving as H
+from nas.calibration import outputs as O
+from nas.calibration import prescreen_sim as PS
+from nas.calibration import results as R
 from nas.cli import main
+from nas.core.archcodec import ArchCodec
+from nas.core.errors import ConfigError
+from nas.core.space import get_space
 
 nb201 = pytest.importorskip("search_spaces.nb201")
 TRUTH_1500 = SHARED / "nb201-calibration-1500.csv"
@@ -50,21 +59,21 @@ def _kendall_brute(x, y) -> float:
 
 
 def test_rank_statistics() -> None:
-    assert C.rankdata([10, 20, 20, 5]).tolist() == [2.0, 3.5, 3.5, 1.0]
-    assert C.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert C.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert C.kendall([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert S.rankdata([10, 20, 20, 5]).tolist() == [2.0, 3.5, 3.5, 1.0]
+    assert S.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert S.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert S.kendall([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 5, 40).astype(float)  # many ties
     y = x + rng.normal(0, 2, 40)
-    assert C.kendall(x, y) == pytest.approx(_kendall_brute(x, y))
+    assert S.kendall(x, y) == pytest.approx(_kendall_brute(x, y))
     # Spearman = Pearson of average ranks (pandas' ranks agree)
     import pandas as pd
 
-    assert C.spearman(x, y) == pytest.approx(pd.Series(x).rank().corr(pd.Series(y).rank()))
-    assert np.isnan(C.spearman([1, 1, 1], [1, 2, 3]))
-    assert C.top_precision(list(range(20)), list(range(20)), 0.1) == 1.0
-    assert C.top_precision(list(range(20)), list(range(20))[::-1], 0.1) == 0.0
+    assert S.spearman(x, y) == pytest.approx(pd.Series(x).rank().corr(pd.Series(y).rank()))
+    assert np.isnan(S.spearman([1, 1, 1], [1, 2, 3]))
+    assert S.top_precision(list(range(20)), list(range(20)), 0.1) == 1.0
+    assert S.top_precision(list(range(20)), list(range(20))[::-1], 0.1) == 0.0
 
 
 # ------------------------------------------------------------------------------------------ the inputs
@@ -95,13 +104,13 @@ def write_images(root: Path, n_per_class: int = 2, size: int = 16) -> Path:
 
 def test_load_truth_errors(tmp_path: Path) -> None:
     p = write_truth(tmp_path / "t.csv")
-    rows = C.load_truth(p, "arch", "acc")
+    rows = T.load_truth(p, "arch", "acc")
     assert len(rows) == len(ARCHS) and rows[0] == (ARCHS[0], 90.0)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        C.load_truth(tmp_path / "missing.csv")
+        T.load_truth(tmp_path / "missing.csv")
     with pytest.raises(ValueError, match="no column 'cifar10_test_acc_200ep'"):
-        C.load_truth(p)
-    assert C.sample_rows(rows, 3, seed=1) == C.sample_rows(rows, 3, seed=1)
+        T.load_truth(p)
+    assert T.sample_rows(rows, 3, seed=1) == T.sample_rows(rows, 3, seed=1)
 
 
 def test_image_batch_is_seeded(tmp_path: Path) -> None:
@@ -142,17 +151,17 @@ def test_calibrate_end_to_end(tmp_path: Path) -> None:
         small_space(), names, truth, target_column="acc", sample=6, seed=0, data=data, batch_size=4
     )
     assert [r.scores for r in again.results] == [r.scores for r in cal.results]
-    paths = C.write_outputs(cal, tmp_path / "out", "cal")
+    paths = O.write_outputs(cal, tmp_path / "out", "cal")
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
     rows = list(csv.DictReader(paths["csv"].open()))
     assert [r["proxy"] for r in rows] == names
     d = json.loads(paths["json"].read_text())
     assert d["n_archs"] == 6 and set(d["scores"]) == set(names) and len(d["archs"]) == 6
-    back = C.load_calibration(paths["json"])
+    back = R.load_calibration(paths["json"])
     assert [r["spearman"] for r in back.summary()] == [r["spearman"] for r in summary]
-    merged = C.merge_calibrations([back, cal])
+    merged = R.merge_calibrations([back, cal])
     assert [r.name for r in merged.results] == names
-    assert "spearman" in C.format_table(summary)
+    assert "spearman" in O.format_table(summary)
 
 
 def test_calibrate_with_a_training_evaluator(tmp_path: Path) -> None:
@@ -173,27 +182,38 @@ def test_calibrate_with_a_training_evaluator(tmp_path: Path) -> None:
         C.calibrate(small_space(), ["params"], truth, **kw)
 
 
+def test_config_is_validated_once_in_library_terms(tmp_path: Path) -> None:
+    truth = tmp_path / "t.csv"
+    cfg = C.CalibrationConfig(truth, proxies=["params", "tiny"], rungs=[2, 1], ensembles=["params+tiny"])
+    assert cfg.zero_cost == ("params",) and cfg.training == ("tiny",) and cfg.rungs == (1, 2)
+    assert cfg.schedules == {"tiny": EV.rung_schedule("tiny", [1, 2])} and cfg.data is None
+    assert cfg.ensemble_members == (("params", "tiny"),)
+    with pytest.raises(AttributeError):
+        cfg.sample = 3  # type: ignore[misc]  # frozen: checked once, never changed after
+    for options, field in [
+        ({"sample": 1}, "sample"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"proxies": ["params", "params"]}, "proxies"),
+        ({"proxies": ["bogus"]}, "proxies"),
+        ({"proxies": ["params"], "rungs": [1]}, "rungs"),
+        ({"proxies": ["tiny"], "rungs": [99]}, "rungs"),
+        ({"proxies": ["params"], "ensembles": ["params+tiny"]}, "ensembles"),
+    ]:
+        with pytest.raises(ConfigError) as e:
+            C.CalibrationConfig(truth, **options)
+        assert e.value.field == field and "--" not in str(e.value), (options, str(e.value))
+    with pytest.raises(TypeError):
+        C.CalibrationConfig()  # type: ignore[call-arg]  # no default ground-truth table
+
+
 # ------------------------------------------------------------------------------------------ prescreen
-
-
-def test_prescreen_keeps_the_best_by_proxy() -> None:
-    sp = small_space()
-    top = C.prescreen(sp, "params", 12, 3, random.Random(0))
-    assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
-    again = C.prescreen(sp, "params", 12, 3, random.Random(0))
-    assert [g for g, _ in top] == [g for g, _ in again]
-    with pytest.raises(ValueError, match="needs a batch"):
-        C.prescreen(sp, "naswot", 4, 2, random.Random(0))
-    assert C.parse_prescreen("synflow:1000") == ("synflow", 1000)
-    with pytest.raises(ValueError, match="PROXY:N"):
-        C.parse_prescreen("synflow")
 
 
 def test_simulated_prescreen_beats_training_everything_with_a_good_proxy() -> None:
     rng = np.random.default_rng(0)
     truth = rng.normal(90, 3, 500)
     scores = truth + rng.normal(0, 1, 500)  # a good proxy
-    curves = C.simulate_prescreen(
+    curves = PS.simulate_prescreen(
         truth, scores, proxy_cost_s=1, train_cost_s=60, n_screen=300, top=20, budgets_h=[0.2, 0.5], repeats=50
     )
     assert curves["prescreen"].mean_best[1] > curves["train-all"].mean_best[1]
@@ -207,7 +227,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys) -> None:
     truth = write_truth(tmp_path / "t.csv")
     args = ["calibrate", "--truth", str(truth), "--target-column", "acc", "--proxies", "params,synflow"]
     rc = main(
-        [*args, "--sample", "3", "--quiet", "-o", str(tmp_path / "o"), "--name", "c", "--format", "json"]
+        [*args, "--sample", "3", "--quiet", "--out", str(tmp_path / "o"), "--name", "c", "--format", "json"]
     )
     out = capsys.readouterr()
     assert rc == 0, out.err
@@ -223,7 +243,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys) -> None:
         (["--truth", "/nonexistent/t.csv"], "does not exist"),
         (["--preset", "tiny:epochs=x"], "epochs"),
         (["--proxies", "params,params"], "listed twice"),
-        (["--preset", "tiny", "--device", "tpu0"], "--device 'tpu0' is not a device"),
+        (["--preset", "tiny", "--device", "tpu0"], "--device: 'tpu0' is not a device"),
         (["--preset", "tiny", "--workers", "0"], "--workers must be at least 1"),
     ],
 )
@@ -239,16 +259,16 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys, extra, message) -> None
 
 
 def test_parse_rungs_and_schedule() -> None:
-    assert C.parse_rungs("4, 1,2") == [1, 2, 4]
-    assert C.parse_rungs([3, 1]) == [1, 3]
+    assert EV.parse_rungs("4, 1,2") == [1, 2, 4]
+    assert EV.parse_rungs([3, 1]) == [1, 3]
     for bad, msg in [("1,x", "not an epoch"), ("0,2", "positive"), ("2,2", "twice"), ("", "not an epoch")]:
         with pytest.raises(ValueError, match=msg):
-            C.parse_rungs(bad)
-    assert C.rung_schedule("rank", [1, 3]) == [1, 3, 6]  # the preset's last epoch is always a rung
-    assert C.rung_schedule("rank", [2, 6]) == [2, 6]
-    assert C.rung_schedule("tiny:epochs=4", [1]) == [1, 4]
+            EV.parse_rungs(bad)
+    assert EV.rung_schedule("rank", [1, 3]) == [1, 3, 6]  # the preset's last epoch is always a rung
+    assert EV.rung_schedule("rank", [2, 6]) == [2, 6]
+    assert EV.rung_schedule("tiny:epochs=4", [1]) == [1, 4]
     with pytest.raises(ValueError, match="rung 8 is past the end of preset 'rank'"):
-        C.rung_schedule("rank", [1, 8])
+        EV.rung_schedule("rank", [1, 8])
 
 
 def rung_fake(calls: list):
@@ -264,7 +284,7 @@ def rung_fake(calls: list):
 
 
 def _genotype(arch: str):
-    return C.arch_parser(small_space())(arch)
+    return ArchCodec(small_space()).genotype(arch)
 
 
 def test_calibrate_per_rung_with_a_fake_trainer(tmp_path: Path) -> None:
@@ -287,7 +307,7 @@ def test_calibrate_per_rung_with_a_fake_trainer(tmp_path: Path) -> None:
     assert cal.settings["rungs"] == {"rank": [1, 3, 6]}
     assert cal.settings["device"].split()[0] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert [r.name for r in cal.rung_curves()["rank"]] == ["rank@1", "rank@3", "rank@6"]
-    paths = C.write_outputs(cal, tmp_path / "out", "rungs")
+    paths = O.write_outputs(cal, tmp_path / "out", "rungs")
     d = json.loads(paths["json"].read_text())
     assert d["scores"]["rank@1"] == [float(ARCHS.index(a)) for a in d["archs"]]
     sims = d["successive_halving"]
@@ -301,7 +321,7 @@ def test_calibrate_per_rung_with_a_fake_trainer(tmp_path: Path) -> None:
     assert s["milestones"] == [1, 3] and s["top_survival"]["1"] == 0.0 and s["winner_truth"] < 90.0
     s = next(s for s in sims if (s["eta"], s["grace"], s["mode"]) == (3, 3, "sync"))
     assert s["winner_truth"] == 90.0 and s["winner_is_best"] == 1.0
-    back = C.load_calibration(paths["json"])
+    back = R.load_calibration(paths["json"])
     assert [r.name for r in back.rung_curves()["rank"]] == ["rank@1", "rank@3", "rank@6"]
     assert paths["png"].stat().st_size > 0
 
@@ -318,7 +338,7 @@ def test_rung_errors(tmp_path: Path, capsys) -> None:
             small_space(), ["rank"], truth, rungs=[1], trainer=lambda g, p, s, e: [(1.0, 1.0, 1.0)], **kw
         )
     t2 = write_truth(tmp_path / "t2.csv", column="cifar10_test_acc_200ep")
-    for extra, msg in [(["--proxies", "params", "--rungs", "1"], "needs a training preset"),
+    for extra, msg in [(["--proxies", "params", "--rungs", "1"], "--rungs: need a training preset"),
                        (["--preset", "rank", "--rungs", "1,9"], "past the end"),
                        (["--preset", "rank", "--rungs", "a"], "not an epoch")]:  # fmt: skip
         assert main(["calibrate", "--truth", str(t2), "--quiet", *extra]) == 2
@@ -333,15 +353,15 @@ def test_asha_milestones_and_decisions_match_ray() -> None:
 
     for grace, eta, max_t in [(1, 2, 6), (1, 3, 6), (2, 2, 6), (2, 3, 6), (3, 2, 6), (1, 3, 27), (1, 2, 16)]:
         ray_rungs = sorted(m for m, _ in _Bracket(grace, max_t, eta, 0)._rungs)
-        assert C.asha_milestones(grace, eta, max_t) == [m for m in ray_rungs if m < max_t]
+        assert H.asha_milestones(grace, eta, max_t) == [m for m in ray_rungs if m < max_t]
     # the asynchronous rule, trial by trial, against Ray's bracket fed every epoch's score
     rng = np.random.default_rng(0)
     n, max_t = 40, 6
     per_epoch = rng.normal(size=(max_t + 1, n)).round(1)  # rounded: ties happen
     for grace, eta in [(1, 2), (1, 3), (2, 2)]:
-        milestones = C.asha_milestones(grace, eta, max_t)
+        milestones = H.asha_milestones(grace, eta, max_t)
         order = rng.permutation(n)
-        ours = C.asha_stops([per_epoch[m] for m in milestones], order, eta)
+        ours = H.asha_stops([per_epoch[m] for m in milestones], order, eta)
         bracket = _Bracket(grace, max_t, eta, 0, stop_last_trials=False)
 
         class Trial:
@@ -362,29 +382,29 @@ def test_simulated_halving_exact() -> None:
     truth = [90.0 - i for i in range(9)]
     good = {e: [-float(i) for i in range(9)] for e in (1, 3, 9)}
     costs = {e: [float(e)] * 9 for e in (1, 3, 9)}
-    s = C.simulate_halving(truth, good, costs, eta=3, grace=1, mode="sync")
+    s = H.simulate_halving(truth, good, costs, eta=3, grace=1, mode="sync")
     # 9 archs → 3 after epoch 1 → 1 after epoch 3: 6·1 + 2·3 + 1·9 CPU-s instead of 9·9
     assert s["milestones"] == [1, 3] and s["cpu_s"] == 21.0 and s["cpu_s_train_all"] == 81.0
     assert s["winner_truth"] == 90.0 and s["survivors"] == 1 and s["top_k"] == 1
     assert s["top_survival"] == {"1": 1.0, "3": 1.0} and s["spearman_all"] == pytest.approx(1.0)
     bad_start = {**good, 1: [float(i) for i in range(9)]}  # epoch 1 ranks them backwards
-    s = C.simulate_halving(truth, bad_start, costs, eta=3, grace=1, mode="sync")
+    s = H.simulate_halving(truth, bad_start, costs, eta=3, grace=1, mode="sync")
     assert s["top_survival"]["1"] == 0.0 and s["winner_truth"] == 84.0  # best of archs 6, 7, 8
     assert s["train_all_winner_truth"] == 90.0
-    a = C.simulate_halving(truth, good, costs, eta=3, grace=1, mode="async", repeats=50)
+    a = H.simulate_halving(truth, good, costs, eta=3, grace=1, mode="async", repeats=50)
     assert a["repeats"] == 50 and a["winner_truth"] == 90.0 and 21.0 <= a["cpu_s"] < 81.0
     with pytest.raises(ValueError, match="milestone 2 .* is not a measured rung"):
-        C.simulate_halving(truth, good, costs, eta=2, grace=1)
+        H.simulate_halving(truth, good, costs, eta=2, grace=1)
     with pytest.raises(ValueError, match="mode"):
-        C.simulate_halving(truth, good, costs, eta=3, grace=1, mode="hyper")
+        H.simulate_halving(truth, good, costs, eta=3, grace=1, mode="hyper")
 
 
 def test_rung_evaluator_keeps_the_trajectory_of_plain_training() -> None:
     # intermediate evaluations must not change training: the last rung equals a plain run's score
     spec = "tiny:train_subset=96,val_size=64,epochs=3,eval_every=3,image_size=16,batch_size=32"
     g = _genotype(ARCHS[0])
-    plain = C.training_evaluator(None, dataset="synthetic")(g, spec, 0)
-    rungs = C.rung_evaluator(None, dataset="synthetic")(g, spec, 0, [1, 2])
+    plain = EV.training_evaluator(None, dataset="synthetic")(g, spec, 0)
+    rungs = EV.rung_evaluator(None, dataset="synthetic")(g, spec, 0, [1, 2])
     assert len(rungs) == 3 and rungs[-1][0] == plain[0]
     assert rungs[0][1] < rungs[1][1] < rungs[2][1]  # cumulative CPU-s
     assert len({s for s, _, _ in rungs}) > 1  # the scores move as training goes on
@@ -397,10 +417,10 @@ def test_training_scores_carry_the_presets_size_term() -> None:
     spec = "tiny:train_subset=96,val_size=64,epochs=2,eval_every=2,image_size=16,batch_size=32"
     g = _genotype(ARCHS[0])
     params = describe(g)["params"]
-    plain = C.training_evaluator(None, dataset="synthetic")(g, spec, 0)
-    sized = C.training_evaluator(None, dataset="synthetic")(g, spec + ",params_weight=5", 0)
+    plain = EV.training_evaluator(None, dataset="synthetic")(g, spec, 0)
+    sized = EV.training_evaluator(None, dataset="synthetic")(g, spec + ",params_weight=5", 0)
     assert sized[0] == pytest.approx(plain[0] + 5 * np.log10(params))
-    rungs = C.rung_evaluator(None, dataset="synthetic")(g, spec + ",params_weight=5", 0, [1])
+    rungs = EV.rung_evaluator(None, dataset="synthetic")(g, spec + ",params_weight=5", 0, [1])
     assert rungs[-1][0] == pytest.approx(sized[0]) and rungs[0][0] > 5 * np.log10(params)
 
 
@@ -427,7 +447,7 @@ class _Stop(Exception):
 
 def _scoring(calls: list, stop_after: int | None = None, space=None):
     """A training evaluator: arch i scores -i (the ranking right); raises after ``stop_after`` calls."""
-    parse = C.arch_parser(space or small_space())
+    parse = ArchCodec(space or small_space()).genotype
 
     def run(genotype, spec, seed):
         if stop_after is not None and len(calls) == stop_after:
@@ -505,11 +525,11 @@ def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:
     truth = write_truth(tmp_path / "t.csv")
     out = tmp_path / "o"
     args = ["calibrate", "--truth", str(truth), "--target-column", "acc", "--preset", "tiny", "--sample", "4"]
-    args += ["--quiet", "-o", str(out), "--name", "c", "--format", "json"]
+    args += ["--quiet", "--out", str(out), "--name", "c", "--format", "json"]
     calls: list = []
 
     def interrupted(*a, **k):
-        run = _scoring(calls, space=C.get_space("nb201"))
+        run = _scoring(calls, space=get_space("nb201"))
 
         def once(genotype, spec, seed):
             if len(calls) == 2:
@@ -525,7 +545,7 @@ def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:
     assert e.value.code == 130 and "journaled in" in err and "--resume" in err, err
     assert main(args) == 2
     assert "pass --resume" in capsys.readouterr().err
-    monkeypatch.setattr(C, "training_evaluator", lambda *a, **k: _scoring(calls, space=C.get_space("nb201")))
+    monkeypatch.setattr(C, "training_evaluator", lambda *a, **k: _scoring(calls, space=get_space("nb201")))
     assert main([*args, "--resume"]) == 0
     assert len(calls) == 4 and not (out / "c.journal.jsonl").exists()
     d = json.loads((out / "c.json").read_text())
@@ -534,9 +554,9 @@ def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:
     assert main([*args, "--resume", "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert "exclude each other" in err and err.count("\n") == 1, err
-    no_out = [a for a in args if a not in ("-o", str(out))]
+    no_out = [a for a in args if a not in ("--out", str(out))]
     assert main([*no_out, "--resume"]) == 2
-    assert "--resume needs -o" in capsys.readouterr().err
+    assert "--resume needs --out" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------- parallel workers
@@ -600,7 +620,7 @@ def test_leaving_the_pool_early_stops_its_workers() -> None:
 
     from nas.calibration.pool import evaluate_parallel
 
-    g = C.arch_parser(C.get_space("nb201"))(ARCHS[0])
+    g = ArchCodec(get_space("nb201")).genotype(ARCHS[0])
     slow = SYNTH.replace("epochs=2", "epochs=500")
     tasks = [(g, SYNTH, 0, None), (g, slow, 0, None), (g, slow, 0, None)]
     results = evaluate_parallel(tasks, workers=2, threads=1, data=None, dataset="synthetic")
@@ -635,10 +655,10 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "killed.py"
     script.write_text(
         "import multiprocessing, os, sys\n"
-        "from nas.calibration import calibrate as C\n"
+        "from nas.core.archcodec import ArchCodec\n"
         "from nas.calibration.pool import evaluate_parallel\n"
         "if __name__ == '__main__':\n"
-        f"    g = C.arch_parser(C.get_space('nb201'))({ARCHS[0]!r})\n"
+        f"    g = ArchCodec('nb201').genotype({ARCHS[0]!r})\n"
         f"    slow = {SYNTH.replace('epochs=2', 'epochs=500')!r}\n"
         "    it = evaluate_parallel([(g, slow, 0, None)] * 2, workers=2, threads=1, data=None,\n"
         "                           dataset='synthetic')\n"
@@ -678,5 +698,5 @@ def test_plot_legend_names_only_the_kinds_plotted(tmp_path: Path, monkeypatch: p
         {"proxy": "synflow", "kind": "zero-cost", "spearman": 0.8, "cpu_s_per_candidate": 0.1},
         {"proxy": "small", "kind": "training", "spearman": 0.9, "cpu_s_per_candidate": 600.0},
     ]
-    assert C.plot(summary, tmp_path / "p.png").is_file()
+    assert O.plot(summary, tmp_path / "p.png").is_file()
     assert labels == [["zero-cost", "training"]]

@@ -1,6 +1,8 @@
 """The nas command: output, files written, and one-line errors with exit code 2."""
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -86,7 +88,7 @@ def test_user_errors_are_one_line_exit_2(capsys, argv, message):
 
 def test_bad_json_file(capsys, tmp_path):
     path = tmp_path / "bad.json"
-    path.write_text('{"schema": "nas.core.genotype/1", "kind": "network", "name": "x"}')
+    path.write_text('{"schema": "nas.genotype/1", "kind": "network", "name": "x"}')
     code, _, err = run(capsys, "describe", str(path))
     assert code == 2 and err.startswith("nas: error:") and len(err.strip().splitlines()) == 1
 
@@ -100,3 +102,181 @@ def test_console_script_entry_point():
     )
     proc = subprocess.run([sys.executable, "-m", "nas.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "describe" in proc.stdout
+
+
+# --- the parser: help, choices, one spelling per concept -------------------------------------------
+
+INTERNAL = {"--synthetic-sleep", "--synthetic-epochs", "--max-duplicates"}  # test-only, hidden on purpose
+
+
+def _commands(parser=None, path=()):
+    """(path, parser) for the top level and every subcommand, depth first."""
+    from nas.cli.app import build_parser
+
+    parser = parser or build_parser()
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def _options(parser):
+    skip = (argparse._HelpAction, argparse._SubParsersAction)
+    return [a for a in parser._actions if not isinstance(a, skip)]
+
+
+def test_every_command_help_opens_with_a_description_and_shows_an_example(capsys):
+    paths = []
+    for path, parser in _commands():
+        paths.append(" ".join(path))
+        assert parser.description and "\n" not in parser.description.strip(), path
+        assert parser.epilog and "example:\n  nas" in parser.epilog, path
+        with pytest.raises(SystemExit) as e:
+            main([*path, "--help"])
+        out = capsys.readouterr().out
+        assert e.value.code == 0 and parser.description in out and "example:\n  nas" in out, path
+    for name in ("describe", "draw", "validate", "zoo list", "zoo check", "spaces show", "train", "transfer"):
+        assert name in paths
+    for name in ("search", "baselines", "calibrate", "final", "report"):
+        assert name in paths
+
+
+def test_every_option_has_help_text():
+    from nas.cli.options import _Deprecated, _OldOption
+
+    for path, parser in _commands():
+        for a in _options(parser):
+            flag = a.option_strings[-1] if a.option_strings else a.dest
+            assert a.help, f"nas {' '.join(path)} {flag} has no help"
+            if a.help is argparse.SUPPRESS:
+                assert isinstance(a, _Deprecated | _OldOption) or flag in INTERNAL, (path, flag)
+
+
+def _option(path: tuple[str, ...], flag: str):
+    parser = dict(_commands())[path]
+    return next(a for a in _options(parser) if flag in a.option_strings or a.dest == flag)
+
+
+def test_closed_sets_are_choices():
+    from nas.core.registry import SPACES
+    from nas.proxies import PROXIES
+    from nas.search.config import EARLY_STOPPING, EXECUTORS
+    from nas.search.strategies import STRATEGIES
+    from nas.train.presets import preset_names
+
+    spaces, presets = SPACES.list(), preset_names()
+    expected = {
+        (("search",), "--space"): spaces,
+        (("calibrate",), "--space"): spaces,
+        (("spaces", "show"), "name"): spaces,
+        (("search",), "--strategy"): list(STRATEGIES),
+        (("search",), "--executor"): list(EXECUTORS),
+        (("baselines",), "--executor"): list(EXECUTORS),
+        (("search",), "--early-stop"): list(EARLY_STOPPING),
+        (("transfer",), "--to"): ["imagenet"],
+    }
+    for cmd in ("train", "transfer", "final", "search", "baselines"):
+        expected[(cmd,), "--preset"] = presets
+    for (path, flag), choices in expected.items():
+        assert list(_option(path, flag).choices) == list(choices), (path, flag)
+    objective = list(_option(("search",), "--objective").choices)
+    assert {"train", "table", "synthetic"} < set(objective)
+    assert {f"zero-cost:{p}" for p in PROXIES} < set(objective)
+    for path, parser in _commands():  # every output format is a closed set
+        for a in _options(parser):
+            if "--format" in a.option_strings:
+                assert a.choices and a.default == "table", path
+
+
+# (command, old spelling, its new spelling); values are given after each
+RENAMED = [
+    (["search", "--space", "nb201"], ["--train-opt", "epochs=2"], ["--set", "epochs=2"]),
+    (["search", "--space", "nb201"], ["--data", "d"], ["--data-dir", "d"]),
+    (["baselines"], ["--train-opt", "lr=0.1"], ["--set", "lr=0.1"]),
+    (["final", "run", "--top", "1"], ["--data", "d"], ["--data-dir", "d"]),
+    (["final", "run", "--top", "1"], ["--json"], ["--format", "json"]),
+    (["train", "resnet20"], ["--no-progress"], ["--quiet"]),
+    (["train", "resnet20"], ["--json"], ["--format", "json"]),
+    (["transfer", "darts_v2_cifar", "--to", "imagenet"], ["--no-progress"], ["--quiet"]),
+    (["transfer", "darts_v2_cifar", "--to", "imagenet"], ["--json"], ["--format", "json"]),
+    (["calibrate"], ["--data", "d"], ["--data-dir", "d"]),
+    (["calibrate"], ["-o", "o"], ["--out", "o"]),
+    (["calibrate"], ["--output-dir", "o"], ["--out", "o"]),
+    (["calibrate"], ["--batch-size", "8"], ["--proxy-batch", "8"]),
+    (["spaces", "show", "darts"], ["--set", "nodes=2"], ["--space-opt", "nodes=2"]),
+    (["spaces", "show", "darts"], ["--json"], ["--format", "json"]),
+]
+
+
+@pytest.mark.parametrize(("command", "old", "new"), RENAMED, ids=[f"{c[0]} {o[0]}" for c, o, _ in RENAMED])
+def test_old_spellings_still_work_with_a_deprecation_note(capsys, command, old, new):
+    from nas.cli.app import build_parser
+
+    parser = build_parser()
+    as_new = vars(parser.parse_args([*command, *new]))
+    assert capsys.readouterr().err == ""
+    as_old = vars(parser.parse_args([*command, *old]))
+    err = capsys.readouterr().err
+    assert as_old == as_new
+    use = " ".join(new) if len(old) == 1 else new[0]  # a flag-only old spelling stands for flag + value
+    assert err == f"nas: warning: {old[0]} is deprecated; use {use}\n", err
+    parsers = dict(_commands(parser))
+    sub = parsers[max((tuple(command[:n]) for n in range(3) if tuple(command[:n]) in parsers), key=len)]
+    assert not re.search(rf"(?<![\w-]){old[0]}(?![\w-])", sub.format_help())  # hidden from --help
+
+
+def test_search_out_is_the_run_directory_and_old_name_runs_dir_still_work(capsys, tmp_path):
+    from nas.cli.app import build_parser
+    from nas.cli.search import _run_dir
+
+    parser = build_parser()
+    base = ["search", "--space", "nb201"]
+    assert _run_dir(parser.parse_args([*base, "--out", str(tmp_path / "x")])) == {
+        "runs_dir": str(tmp_path),
+        "name": "x",
+    }
+    old = parser.parse_args([*base, "--runs-dir", str(tmp_path), "--name", "x"])
+    assert _run_dir(old) == {"runs_dir": str(tmp_path), "name": "x"}
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "nas: warning: --runs-dir is deprecated; use --out DIR",
+        "nas: warning: --name is deprecated; use --out DIR",
+    ]
+    both = parser.parse_args([*base, "--out", "a/b", "--name", "x"])
+    with pytest.raises(ValueError, match="--out names the run directory"):
+        _run_dir(both)
+
+
+def test_a_library_config_error_names_the_flag(capsys):
+    from nas.cli.options import flag_for
+
+    flags = {"cost_s": "--table-cost-s", "data": "--data-dir", "objective": "--objective"}
+    assert flag_for("objective.cost_s", flags) == "--table-cost-s"
+    assert flag_for("objective.data", flags) == "--data-dir"
+    assert flag_for("objective.kind", flags) == "--objective"
+    assert flag_for("nothing", flags) is None
+    code, _, err = run(
+        capsys, "search", "--space", "nb201", "--budget", "2trials", "--executor", "inline",
+        "--objective", "table", "--table", "x.csv", "--metric-column", "m", "--table-cost-s", "-1",
+    )  # fmt: skip
+    assert code == 2 and err.startswith("nas: error: --table-cost-s: ") and err.count("\n") == 1, err
+
+
+def test_calibrate_truth_and_data_come_from_flags_or_the_environment(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("NAS_TRUTH", raising=False)
+    monkeypatch.delenv("NAS_DATA", raising=False)
+    code, _, err = run(capsys, "calibrate", "--proxies", "params", "--quiet")
+    assert code == 2 and "--truth is required" in err and "NAS_TRUTH" in err
+    monkeypatch.setenv("NAS_TRUTH", str(tmp_path / "from_env.csv"))
+    code, _, err = run(capsys, "calibrate", "--proxies", "params", "--quiet")
+    assert code == 2 and "from_env.csv" in err and "does not exist" in err, err
+    monkeypatch.setenv("NAS_DATA", str(tmp_path / "images"))
+    from nas.cli.app import build_parser
+
+    args = build_parser().parse_args(["calibrate"])
+    assert args.truth == tmp_path / "from_env.csv" and args.data_dir == tmp_path / "images"
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--help"])
+    out = capsys.readouterr().out
+    assert "$NAS_TRUTH" in out and "$NAS_DATA" in out

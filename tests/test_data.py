@@ -15,9 +15,13 @@ import torch
 from PIL import Image
 from shared_data import CIFAR_TAR
 
-import nas.data.datasets as D
-from nas.data.augment import AugmentSpec, TensorLoader, crop_flip, cutout_, epoch_generator
-from nas.data.datasets import DataError, balanced_split, balanced_subset, load_dataset
+import nas.data.folder as F
+from nas.data.augment import AugmentSpec, crop_flip, cutout_, epoch_generator
+from nas.data.batch import load_image_batch
+from nas.data.datasets import load_dataset
+from nas.data.errors import DataError
+from nas.data.loaders import TensorLoader
+from nas.data.splits import balanced_split, balanced_subset
 
 
 def make_folder(root: Path, classes=("cat", "dog", "emu"), n_train=6, n_test=3, size=12, split=True, seed=0):
@@ -108,7 +112,7 @@ def test_imagefolder_dir_archive_and_cache(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(D, "_decode_one", boom)
+    monkeypatch.setattr(F, "decode_one", boom)
     ds3 = load_dataset(str(tar), cache_dir=cache, val_size=3)
     assert torch.equal(ds3.train.images, ds2.train.images) and torch.equal(ds3.val.labels, ds2.val.labels)
     # a changed source is a different cache key: it is decoded again
@@ -153,6 +157,30 @@ def test_file_pipeline_for_large_images(tmp_path):
     assert not (tmp_path / "c2" / "extracted").exists()
     x2, _ = next(iter(ds2.loader("test", 6, workers=0)))
     assert x2.shape == (6, 3, 72, 72) and (tmp_path / "c2" / "extracted").is_dir()
+
+
+def test_every_folder_that_trains_gives_a_proxy_batch(tmp_path):
+    """The proxy batch reads folders with the training reader: a flat <class>/<image> tree, image types
+    beyond JPEG/PNG and hidden files skipped, as in training; its labels are the training labels."""
+    root, cache = tmp_path / "flat", tmp_path / "c"
+    make_folder(root, n_train=4, split=False, size=8)
+    for i, c in enumerate(("cat", "dog", "emu")):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(root / c / "extra.bmp")
+    (root / "cat" / ".hidden.png").write_bytes(b"not an image")
+    ds = load_dataset("imagefolder", root, cache_dir=cache)
+    x, y = load_image_batch(root, 15, seed=1, cache_dir=cache)
+    assert x.shape == (15, 3, 8, 8) and len(ds.train) == 15
+    assert sorted(y.tolist()) == sorted(ds.train.labels.tolist())
+    x4, y4 = load_image_batch(root, 4, seed=1, cache_dir=cache)
+    assert torch.equal(x4, x[:4]) and torch.equal(y4, y[:4])  # the n smallest hashes, in order
+    assert not torch.equal(load_image_batch(root, 4, seed=2, cache_dir=cache)[0], x4)
+    tar = tmp_path / "flat.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        tf.add(root, arcname="flat")
+    xt, yt = load_image_batch(tar, 15, seed=1, cache_dir=cache)
+    assert xt.shape == x.shape and sorted(yt.tolist()) == sorted(y.tolist())
+    with pytest.raises(ValueError, match="no images"):
+        load_image_batch(root, 4, split="test", cache_dir=cache)
 
 
 # ----------------------------------------------------------------------------- CIFAR python format

@@ -85,5 +85,5 @@ def test_describe_built_model_and_json_keys():
 
 def test_squeeze_excitation_gates_do_not_add_depth():
     # SE convs sit on a multiplicative gate branch; by convention SE-ResNet-50 stays "50".
-    assert nas.tools.describe("se_resnet50", input_size=32)["depth"] == 50
-    assert nas.tools.describe("resnet50", input_size=32)["depth"] == 50  # nas.tools.describe stays callable
+    assert nas.describe("se_resnet50", input_size=32)["depth"] == 50
+    assert nas.describe("resnet50", input_size=32)["depth"] == 50  # nas.describe stays callable

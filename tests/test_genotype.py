@@ -43,7 +43,7 @@ def test_attrs_normalised_from_dict_and_list():
 def test_network_json_round_trip(name):
     g = nas.resolve(name)
     text = g.to_json()
-    assert json.loads(text)["schema"] == "nas.core.genotype/1"
+    assert json.loads(text)["schema"] == "nas.genotype/2"
     back = nas.from_json(text)
     assert back == g and hash(back) == hash(g)
     assert back.to_json() == text

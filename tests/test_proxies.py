@@ -9,6 +9,7 @@ import torch
 
 import nas
 from nas import proxies as P
+from nas.stats import finite_or_worst
 from nas.tools.describe import describe
 
 nb201 = pytest.importorskip("search_spaces.nb201")
@@ -91,7 +92,7 @@ def test_naswot_distinguishes_and_handles_dead_cells(batch) -> None:
     assert math.isfinite(conv)
     assert d["naswot"]["score"] < conv  # the residual blocks still have ReLUs: finite but lower
     assert d["jacob_cov"]["score"] == float("-inf")  # output independent of the input
-    ranked = P.finite_or_worst([1.0, float("-inf"), float("nan"), 0.5])
+    ranked = finite_or_worst([1.0, float("-inf"), float("nan"), 0.5])
     assert ranked[0] > ranked[3] > max(ranked[1], ranked[2])
 
 

@@ -25,15 +25,15 @@ pytestmark = [
 TINY = [
     "--preset",
     "tiny",
-    "--train-opt",
+    "--set",
     "train_subset=256",
-    "--train-opt",
+    "--set",
     "val_size=128",
-    "--train-opt",
+    "--set",
     "epochs=1",
-    "--train-opt",
+    "--set",
     "batch_size=64",
-    "--train-opt",
+    "--set",
     "image_size=16",
 ]
 
@@ -55,7 +55,7 @@ def test_proxy_search_through_ray_interrupted_and_resumed(tmp_path) -> None:
         "4trials",
         "--objective",
         "train",
-        "--data",
+        "--data-dir",
         str(DATA),
         *TINY,
         "--executor",
@@ -64,10 +64,8 @@ def test_proxy_search_through_ray_interrupted_and_resumed(tmp_path) -> None:
         "2",
         "--cpus-per-trial",
         "1",
-        "--runs-dir",
-        str(tmp_path),
-        "--name",
-        "proxy",
+        "--out",
+        str(run),
         "--quiet",
     )
     proc = subprocess.Popen(

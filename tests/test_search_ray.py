@@ -8,9 +8,10 @@ import os
 
 import pandas as pd
 import pytest
-from search_helpers import synthetic_nb201_table, write_table
+from search_helpers import write_table
 
 from nas.cli import main
+from search_spaces.nb201_synthetic import synthetic_nb201_table
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray")
@@ -53,10 +54,8 @@ def test_local_ray_tpe_search_through_optunasearch(tmp_path, table_csv) -> None:
             "val_acc",
             "--seed-with",
             "resnet20",
-            "--runs-dir",
-            str(tmp_path),
-            "--name",
-            "tpe",
+            "--out",
+            str(tmp_path / "tpe"),
             "--quiet",
         ]
     )
@@ -103,10 +102,8 @@ def test_asha_stops_weak_trials_early(tmp_path) -> None:
             "grace_period=1",
             "--asha-opt",
             "reduction_factor=3",
-            "--runs-dir",
-            str(tmp_path),
-            "--name",
-            "asha",
+            "--out",
+            str(tmp_path / "asha"),
             "--quiet",
         ]
     )
@@ -155,10 +152,8 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
                 "1",
                 "--executor",
                 "ray",
-                "--runs-dir",
-                str(tmp_path),
-                "--name",
-                "two",
+                "--out",
+                str(tmp_path / "two"),
                 "--quiet",
             ]
         )

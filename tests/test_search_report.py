@@ -42,7 +42,7 @@ def _run(tmp: Path, name: str, budget: str, obj: Objective | None = None, **kw) 
         runs_dir=str(tmp),
         name=name,
         quiet=True,
-        **kw,
+        **{"objective": {"kind": "synthetic"}, "gpus_per_trial": 0.0, **kw},
     )
     run_search(cfg, **({"objective": obj} if obj is not None else {}))
     return tmp / name
@@ -243,8 +243,8 @@ def test_table_run_report_and_user_errors(tmp_path, capsys) -> None:
     assert "not a run directory" in _error(capsys, "final", tmp_path / "nope", "--top", "3")
     assert "not a run directory" in _error(capsys, "report", tmp_path / "nope")
     assert "--top" in _error(capsys, "final", run, "--top", "0", "--dataset", "synthetic")
-    assert "--preset 'huge'" in _error(capsys, "final", run, "--top", "2", "--preset", "huge")
-    assert "--dataset is required" in _error(capsys, "final", run, "--top", "2")
+    assert "invalid choice: 'huge'" in _error(capsys, "final", run, "--top", "2", "--preset", "huge")
+    assert "--dataset: is required" in _error(capsys, "final", run, "--top", "2")
     assert "--set" in _error(capsys, "final", run, "--top", "2", "--dataset", "synthetic", "--set", "bogus=1")
     assert "'nope'" in _error(capsys, "report", run, "--truth", tmp_path / "t.csv", "--target-column", "nope")
     assert "does not exist" in _error(capsys, "report", run, "--truth", tmp_path / "missing.csv")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from search_helpers import synthetic_nb201_table, write_table
+from search_helpers import write_table
 
 from nas.cli import main
 from nas.core.registry import SPACES
@@ -21,6 +21,7 @@ from nas.search import SearchConfig, run_search
 from nas.search.objectives import Objective
 from nas.search.strategies import make_strategy
 from search_spaces.nb201 import arch_string
+from search_spaces.nb201_synthetic import synthetic_nb201_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,10 +44,8 @@ def _search(runs: Path, name: str, *extra: str) -> int:
             "nb201",
             "--executor",
             "inline",
-            "--runs-dir",
-            str(runs),
-            "--name",
-            name,
+            "--out",
+            str(runs / name),
             "--quiet",
             *extra,
         ]
@@ -188,6 +187,8 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path) -> None:
         runs_dir=str(tmp_path),
         name="flaky",
         quiet=True,
+        objective={"kind": "synthetic"},
+        gpus_per_trial=0.0,
     )
     s = run_search(cfg, objective=_Flaky())
     df = pd.read_csv(tmp_path / "flaky" / "trials.csv")
@@ -275,10 +276,8 @@ def test_resume_after_kill_keeps_every_finished_trial_once(tmp_path) -> None:
         "0.05",
         "--executor",
         "inline",
-        "--runs-dir",
-        str(tmp_path),
-        "--name",
-        "killed",
+        "--out",
+        str(run),
         "--quiet",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -320,14 +319,13 @@ def _one_line_error(capsys, argv: list[str], match: str) -> None:
 
 
 def test_errors_are_one_line_exit_2(tmp_path, table_csv, capsys) -> None:
-    base = ["search", "--executor", "inline", "--runs-dir", str(tmp_path), "--objective", "synthetic"]
-    _one_line_error(
-        capsys, [*base, "--space", "nb2017", "--budget", "5trials"], "unknown search space 'nb2017'"
-    )
+    base0 = ["search", "--executor", "inline", "--objective", "synthetic"]
+    base = [*base0, "--out", str(tmp_path / "err")]
+    _one_line_error(capsys, [*base, "--space", "nb2017", "--budget", "5trials"], "invalid choice: 'nb2017'")
     _one_line_error(
         capsys,
         [*base, "--space", "nb201", "--strategy", "bayes", "--budget", "5trials"],
-        "unknown strategy 'bayes'",
+        "invalid choice: 'bayes'",
     )
     _one_line_error(capsys, [*base, "--space", "nb201", "--budget", "100gpu"], "bad budget '100gpu'")
     _one_line_error(capsys, [*base, "--space", "nb201", "--budget=-1h"], "bad budget '-1h'")
@@ -342,8 +340,8 @@ def test_errors_are_one_line_exit_2(tmp_path, table_csv, capsys) -> None:
         "5trials",
         "--executor",
         "inline",
-        "--runs-dir",
-        str(tmp_path),
+        "--out",
+        str(tmp_path / "tab"),
         "--objective",
         "table",
         "--table",
@@ -359,11 +357,10 @@ def test_errors_are_one_line_exit_2(tmp_path, table_csv, capsys) -> None:
     restricted = [*tab, "--metric-column", "val_acc", "--space-opt", 'ops=["none","skip_connect"]']
     _one_line_error(capsys, restricted, "outside space 'nb201'")
     _one_line_error(capsys, ["search", "--resume", str(tmp_path / "nothing")], "is not a run directory")
-    assert main([*base, "--space", "nb201", "--budget", "2trials", "--name", "x", "--quiet"]) == 0
+    x = ["--out", str(tmp_path / "x")]
+    assert main([*base0, "--space", "nb201", "--budget", "2trials", *x, "--quiet"]) == 0
     capsys.readouterr()
-    _one_line_error(
-        capsys, [*base, "--space", "nb201", "--budget", "2trials", "--name", "x"], "already exists"
-    )
+    _one_line_error(capsys, [*base0, "--space", "nb201", "--budget", "2trials", *x], "already exists")
     _one_line_error(
         capsys,
         [*base, "--space", "nb201", "--budget", "2trials", "--seed-with", "resnet2000"],

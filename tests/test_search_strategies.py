@@ -1,5 +1,5 @@
 """Strategies: determinism, state round trips, and evolution / rl / tpe beating random on a synthetic
-NAS-Bench-201 table (all 15,625 arch strings, see tests/search_helpers.py)."""
+NAS-Bench-201 table (all 15,625 arch strings, see search_spaces/nb201_synthetic.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import json
 import statistics
 
 import pytest
-from search_helpers import best_found, synthetic_nb201_table
+from search_helpers import best_found
 
 from nas.core.registry import SPACES
 from nas.search.strategies import STRATEGIES, GridSearch, make_strategy
 from search_spaces.nb201 import arch_string
+from search_spaces.nb201_synthetic import synthetic_nb201_table
 
 ALL = ["random", "grid", "evolution", "rl", "tpe", "nsga2"]
 

@@ -8,17 +8,21 @@ import random
 import pandas as pd
 import pytest
 import torch
-from search_helpers import synthetic_nb201_table, write_table
+from search_helpers import write_table
 
 from nas.cli import main
 from nas.core.registry import SPACES
 from nas.proxies import build_scored
-from nas.search.run import SearchConfig, TrialsTable, open_search, run_search
+from nas.search import SearchConfig, open_search, run_search
+from nas.search.prescreen import parse_prescreen, prescreen
+from nas.search.trials import TrialsTable
 from search_spaces.nb201 import parse_arch_string
+from search_spaces.nb201_synthetic import synthetic_nb201_table
 
 
 def _config(tmp_path, **kw) -> SearchConfig:
     base = dict(space="nb201", strategy="random", executor="inline", runs_dir=str(tmp_path), quiet=True)
+    base["gpus_per_trial"] = 0.0  # the default is one GPU per trial when one is visible
     return SearchConfig(**{**base, **kw})
 
 
@@ -130,6 +134,23 @@ def test_prescreen_trains_the_best_scored_first_and_charges_the_budget(tmp_path,
     assert s2.ledger.extra["prescreen_cpu_s"] == pytest.approx(screen_s)
 
 
+def small_space():
+    return SPACES["nb201"](C=8, N=1, input_size=16)
+
+
+def test_prescreen_keeps_the_best_by_proxy() -> None:
+    sp = small_space()
+    top = prescreen(sp, "params", 12, 3, random.Random(0))
+    assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
+    again = prescreen(sp, "params", 12, 3, random.Random(0))
+    assert [g for g, _ in top] == [g for g, _ in again]
+    with pytest.raises(ValueError, match="needs a batch"):
+        prescreen(sp, "naswot", 4, 2, random.Random(0))
+    assert parse_prescreen("synflow:1000") == ("synflow", 1000)
+    with pytest.raises(ValueError, match="PROXY:N"):
+        parse_prescreen("synflow")
+
+
 def test_asha_makes_the_training_objective_report_every_epoch(tmp_path) -> None:
     obj = {"kind": "train", "dataset": "synthetic", "preset": "rank"}
     s = open_search(_config(tmp_path, executor="ray", early_stop="asha", objective=obj, budget="1trials"))
@@ -151,15 +172,15 @@ def _err(capsys, *argv: str) -> str:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--train-top", "5"], "--train-top needs --prescreen"),
+        (["--train-top", "5"], "--train-top: needs prescreen"),
         (["--prescreen", "synflow:many", "--train-top", "5"], "PROXY:N"),
-        (["--prescreen", "synflow:10"], "--prescreen needs --train-top"),
-        (["--prescreen", "synflow:10", "--train-top", "11"], "--train-top must be between"),
+        (["--prescreen", "synflow:10"], "--prescreen: needs train_top"),
+        (["--prescreen", "synflow:10", "--train-top", "11"], "--train-top: must be between"),
         (["--prescreen", "magic:10", "--train-top", "1"], "magic"),
         (["--zero-cost", "synflow,bogus"], "bogus"),
-        (["--objective", "zero-cost"], "needs a proxy"),
+        (["--objective", "zero-cost"], "invalid choice: 'zero-cost'"),
         (["--objective", "zero-cost:bogus"], "bogus"),
-        (["--objective", "guess"], "unknown --objective"),
+        (["--objective", "guess"], "invalid choice: 'guess'"),
         (
             ["--objective", "table", "--table", "x.csv", "--metric-column", "m", "--table-cost-s", "-1"],
             "--table-cost-s",
@@ -168,5 +189,5 @@ def _err(capsys, *argv: str) -> str:
 )
 def test_user_errors_are_one_line(capsys, tmp_path, extra, message) -> None:
     argv = ["search", "--space", "nb201", "--budget", "2trials", "--executor", "inline"]
-    line = _err(capsys, *argv, "--runs-dir", str(tmp_path), "--objective", "synthetic", *extra)
+    line = _err(capsys, *argv, "--out", str(tmp_path / "z"), "--objective", "synthetic", *extra)
     assert line.startswith("nas: error:") and message in line

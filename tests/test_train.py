@@ -15,18 +15,10 @@ from shared_data import CIFAR_TAR
 import nas
 from nas.data.datasets import load_dataset
 from nas.tools.describe import describe
+from nas.train.config import TrainConfig, lr_at
 from nas.train.presets import PRESETS, get_preset, scale_network
-from nas.train.trainer import (
-    TrainConfig,
-    Trainer,
-    count_params,
-    fit_genotype,
-    lr_at,
-    param_groups,
-    rng_state,
-    set_rng_state,
-    train,
-)
+from nas.train.seeding import rng_state, set_rng_state
+from nas.train.trainer import Trainer, count_params, fit_genotype, param_groups, train
 
 # the same subset as tests/test_data.py, so that one session decodes the JPEGs once
 REAL = {"val_size": 0, "train_subset": 2000, "test_subset": 1000}

@@ -26,7 +26,7 @@ FAST += [
     "4",
     "--epochs",
     "1",
-    "--no-progress",
+    "--quiet",
     "--threads",
     "1",
 ]
@@ -65,7 +65,9 @@ def one_line_error(capsys, *argv) -> str:
 
 def test_train_two_seeds_writes_everything(capsys, tmp_path):
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "train", "resnet20", *FAST, "--seeds", "2", "--out", out, "--json")
+    code, stdout, err = run(
+        capsys, "train", "resnet20", *FAST, "--seeds", "2", "--out", out, "--format", "json"
+    )
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["seeds"] == [0, 1] and summary["test_top1"]["n"] == 2
@@ -86,7 +88,7 @@ def test_train_two_seeds_writes_everything(capsys, tmp_path):
     msg = one_line_error(capsys, "train", "resnet20", *FAST, "--out", out)
     assert "--resume" in msg and "--overwrite" in msg
     code, stdout, err = run(
-        capsys, "train", "resnet20", *FAST, "--seeds", "2", "--out", out, "--json", "--resume"
+        capsys, "train", "resnet20", *FAST, "--seeds", "2", "--out", out, "--format", "json", "--resume"
     )
     again = json.loads(stdout)
     assert code == 0 and again["test_top1"] == summary["test_top1"]
@@ -121,7 +123,7 @@ def test_transfer_to_imagenet(capsys, tmp_path):
     code, stdout, err = run(
         capsys, "transfer", "darts_v2_cifar", "--to", "imagenet", "--data-dir", data, "--cells", "5",
         "--width", "8", "--image-size", "72", "--epochs", "1", "--batch-size", "4", "--no-aux",
-        "--set", "workers=0", "--out", out, "--no-progress", "--threads", "1", "--cache-dir", tmp_path / "c",
+        "--set", "workers=0", "--out", out, "--quiet", "--threads", "1", "--cache-dir", tmp_path / "c",
     )  # fmt: skip
     assert code == 0, err
     assert (out / "darts_v2_cifar_imagenet.json").is_file() and (out / "seed0" / "result.json").is_file()
@@ -132,7 +134,7 @@ def test_transfer_to_imagenet(capsys, tmp_path):
 
 
 def test_bad_inputs_exit_2_with_one_line(capsys, tmp_path, monkeypatch):
-    out = ["--out", tmp_path / "x", "--no-progress"]
+    out = ["--out", tmp_path / "x", "--quiet"]
     msg = one_line_error(
         capsys, "train", "resnet20", "--dataset", "cifar10", "--data-dir", tmp_path / "no", *out
     )
@@ -168,7 +170,7 @@ def test_bad_inputs_exit_2_with_one_line(capsys, tmp_path, monkeypatch):
     msg = one_line_error(capsys, "train", geno, "--dataset", "imagefolder", "--data-dir", three, *cache, *out)
     assert "r20.json has 10 classes but data set imagefolder" in msg and "has 3" in msg
     msg = one_line_error(capsys, "train", "resnet20", "--dataset", "synthetic", "--preset", "huge", *out)
-    assert "unknown preset 'huge'" in msg
+    assert "invalid choice: 'huge'" in msg
     msg = one_line_error(capsys, "train", "inception_v3", "--dataset", "synthetic", "--preset", "tiny", *out)
     assert "inception_v3 cannot take 32x32 inputs" in msg and "--image-size" in msg
 

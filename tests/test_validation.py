@@ -158,10 +158,10 @@ def test_head_must_produce_logits():
     ("text", "match"),
     [
         ("{", "not valid JSON"),
-        ('{"schema": "other/9", "kind": "cell"}', "field 'schema' must be 'nas.core.genotype/1'"),
-        ('{"schema": "nas.core.genotype/1", "kind": "blob"}', "field 'kind' must be 'network' or 'cell'"),
+        ('{"schema": "other/9", "kind": "cell"}', "field 'schema' must be 'nas.genotype/2'"),
+        ('{"schema": "nas.genotype/1", "kind": "blob"}', "field 'kind' must be 'network' or 'cell'"),
         (
-            '{"schema": "nas.core.genotype/1", "kind": "cell", "name": "c", "nodes": [], "output": "o", '
+            '{"schema": "nas.genotype/1", "kind": "cell", "name": "c", "nodes": [], "output": "o", '
             '"colour": 1}',
             "cell 'c': unknown field\\(s\\) 'colour'",
         ),

@@ -233,7 +233,7 @@ def test_outputs_equal_independent_reference(name: str) -> None:
     randomize_bn(ref)
     ours = nas.build(name, input_size=size)
     assert n_params(ours) == n_params(ref)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     ref.eval(), ours.eval()
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():

@@ -1,5 +1,5 @@
 """Historical nets and CIFAR VGGs: published parameter counts, depth, and outputs equal to independent
-``nn.Sequential`` re-implementations after ``nas.weights.transfer``."""
+``nn.Sequential`` re-implementations after ``nas.transfer``."""
 
 from __future__ import annotations
 
@@ -197,7 +197,7 @@ def check_outputs(name: str) -> None:
                 m.bias.normal_(0, 0.1, generator=gen)
                 m.running_mean.normal_(0, 0.1, generator=gen)
                 m.running_var.uniform_(0.5, 1.5, generator=gen)
-    assert nas.weights.transfer(ref, ours) > 0
+    assert nas.transfer(ref, ours) > 0
     ref.eval(), ours.eval()
     x = torch.randn(2, g.input_size[0], size, size, generator=gen)
     with torch.no_grad():

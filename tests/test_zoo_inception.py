@@ -1,7 +1,7 @@
 """Inception family vs torchvision: GoogLeNet (with and without aux heads) and Inception-v3.
 
 Exactness: equal parameter counts, and equal outputs (max relative error < 1e-5, fp32) after
-``nas.weights.transfer``, in eval mode and, with the same RNG seed, in training mode (aux heads included).
+``nas.transfer``, in eval mode and, with the same RNG seed, in training mode (aux heads included).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def test_param_counts(name: str, expected: int) -> None:
 )
 def test_outputs_after_transfer(name: str, size: int) -> None:
     ref, ours = _pair(name, size)
-    assert nas.weights.transfer(ref, ours) > 0
+    assert nas.transfer(ref, ours) > 0
     x = torch.randn(2, 3, size, size)
     ref.eval()
     ours.eval()
@@ -81,7 +81,7 @@ def test_inception_v3_small_input_without_aux() -> None:
     g = ARCHS["inception_v3"]().replace(aux=())
     ref, ours = _pair("inception_v3", 75, g, aux_logits=False)
     assert _numel(ref) == _numel(ours) == 27_161_264 - 3_326_696 == 23_834_568  # minus InceptionAux
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     x = torch.randn(2, 3, 75, 75)
     ref.eval()
     ours.eval()
@@ -96,7 +96,7 @@ def test_googlenet_aux_heads_match_and_order() -> None:
     # each aux head has torchvision's InceptionAux structure (transfer checks layer types and shapes)
     assert [_numel(a) for a in ours.aux] == [_numel(ref.aux1), _numel(ref.aux2)] == [3_188_968, 3_191_016]
     assert [a.after for a in ours.genotype.aux] == [3, 6]  # inception4a, inception4d
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     x = torch.randn(4, 3, 32, 32)
     ref.train()
     ours.train()
@@ -113,7 +113,7 @@ def test_googlenet_aux_heads_match_and_order() -> None:
 def test_inception_v3_aux_training_outputs() -> None:
     ref, ours = _pair("inception_v3", 299)
     assert _numel(ours.aux[0]) == _numel(ref.AuxLogits) == 3_326_696
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     x = torch.randn(2, 3, 299, 299)
     ref.train()
     ours.train()

@@ -42,7 +42,7 @@ def check_exact(name: str, size: int = SIZE, **ref_kwargs) -> None:
     assert n_params(ours) == n_params(ref)
     pairs = zip(dataflow_layers(ref, (3, size, size)), dataflow_layers(ours, (3, size, size)))
     assert all(_config(a) == _config(b) for (_, a), (_, b) in pairs)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     ref.eval()
     ours.eval()
     x = torch.randn(2, 3, size, size)
@@ -113,7 +113,7 @@ def test_training_forward_matches_with_same_seed() -> None:
     so outputs and BN running statistics agree exactly."""
     ref = torchvision.models.efficientnet_b0(weights=None)
     ours = nas.build("efficientnet_b0", input_size=SIZE)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     ref.train()
     ours.train()
     x = torch.randn(4, 3, SIZE, SIZE)
@@ -139,7 +139,7 @@ def test_mobilenet_v2_width_mult(width: float) -> None:
     ref = torchvision.models.mobilenet_v2(weights=None, width_mult=width)
     ours = nas.build(mobilenet_v2(width), input_size=32)
     assert n_params(ours) == n_params(ref)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
 
 
 def test_mobilenet_v1_paper() -> None:

@@ -2,7 +2,7 @@
 
 What is checked:
 
-* every registered network has exactly the parameters, the layer sequence and (after ``nas.weights.transfer``)
+* every registered network has exactly the parameters, the layer sequence and (after ``nas.transfer``)
   the outputs of an independent re-implementation of the DARTS evaluation code (``cnn/model.py``,
   ``cnn/operations.py``) below, so the layouts are DARTS's;
 * the genotype data decode from the original sources (ENAS released arc, NASNet TF-slim cell spec);
@@ -311,7 +311,7 @@ def test_same_layers_as_darts_reference(name):
         ours = nas.build(name, input_size=64)
         ref = _ref_for(name, auxiliary=False)
     assert _nparams(ours) == _nparams(ref)
-    assert nas.weights.transfer(ref, ours) > 0  # raises on any layer whose type or shapes differ
+    assert nas.transfer(ref, ours) > 0  # raises on any layer whose type or shapes differ
 
 
 # Measured counts (no auxiliary head) and the papers' numbers. "Rounding" means the paper's one
@@ -365,7 +365,7 @@ def test_outputs_equal_darts_reference(geno, dataset):
     K = g.num_classes
     ref = RefNetwork(Z.GENOTYPES[geno], SMALL["C"], K, SMALL["layers"], imagenet, auxiliary=True)
     assert _nparams(ours) == _nparams(ref)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         ref.eval(), ours.eval()
@@ -382,7 +382,7 @@ def test_full_size_outputs_equal_darts_reference(name):
     aux = {"aux_at": 12} if name == "enas_cifar" else {}
     ours = nas.build(Z.zoo_network(name, auxiliary=True, drop_path=0.0))
     ref = _ref_for(name, auxiliary=True, **aux)
-    nas.weights.transfer(ref, ours)
+    nas.transfer(ref, ours)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert _rel(ref.eval()(x), ours.eval()(x)) < 1e-5

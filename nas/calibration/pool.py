@@ -27,6 +27,10 @@ from typing import Any
 
 import torch
 
+from nas.calibration.evaluators import rung_evaluator, training_evaluator
+from nas.core.compile import validate
+from nas.core.genotype import from_json
+
 _evaluate: Any = None  # the worker process's evaluator, built once by _init
 
 
@@ -43,11 +47,7 @@ def _init(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     torch.set_num_threads(threads)
-    from nas.calibration import calibrate as C
-    from nas.core.compile import validate
-    from nas.core.genotype import from_json
-
-    make = C.rung_evaluator if rungs else C.training_evaluator
+    make = rung_evaluator if rungs else training_evaluator
     _evaluate = make(data, dataset=dataset, device=device)
     # untimed: the first shape check imports torch's symbolic-shape stack (about 1.5 CPU-s), a cost of
     # the process, not of the worker's first candidate
@@ -68,8 +68,6 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _run(task: tuple[int, str, str, int, list[int] | None]) -> tuple[int, Any]:
-    from nas.core.genotype import from_json
-
     index, genotype_json, spec, seed, schedule = task
     g = from_json(genotype_json)
     result = _evaluate(g, spec, seed) if schedule is None else _evaluate(g, spec, seed, schedule)
@@ -87,8 +85,8 @@ def evaluate_parallel(
 ) -> Iterator[tuple[int, Any]]:
     """Train ``tasks`` — ``(genotype, preset spec, seed, rung schedule or None)`` — on ``workers``
     processes; yields ``(task index, result)`` as each finishes (in completion order). A result is
-    what :func:`nas.calibration.calibrate.training_evaluator` (schedule ``None``) or
-    :func:`nas.calibration.calibrate.rung_evaluator` returns. All tasks must agree on having a schedule."""
+    what :func:`nas.calibration.evaluators.training_evaluator` (schedule ``None``) or
+    :func:`nas.calibration.evaluators.rung_evaluator` returns. All tasks must agree on having a schedule."""
     if not tasks:
         return
     kinds = {schedule is None for _, _, _, schedule in tasks}

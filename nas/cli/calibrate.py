@@ -1,39 +1,54 @@
-"""``nas calibrate``: rank fidelity and cost of proxies against a ground-truth table."""
+"""``nas calibrate``: rank fidelity and cost of proxies against a ground-truth table.
+
+The ground-truth table and the images have no default inside the project: give ``--truth`` and
+``--data-dir``, or set ``NAS_TRUTH`` and ``NAS_DATA`` once for a shell.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from nas.calibration.calibrate import (
-    DEFAULT_ARCH_COLUMN,
-    DEFAULT_DATA,
-    DEFAULT_TARGET_COLUMN,
-    DEFAULT_TRUTH,
-    DEFAULT_ZERO_COST,
-    calibrate,
-    format_halving,
-    format_table,
-    halving_report,
-    load_truth,
-    parse_ensemble,
-    parse_proxy_list,
-    parse_rungs,
-    rung_schedule,
-    split_proxies,
-    write_outputs,
+from nas.calibration.calibrate import CalibrationConfig, run_calibration
+from nas.calibration.evaluators import DEFAULT_ZERO_COST, parse_proxy_list
+from nas.calibration.halving import format_halving, halving_report
+from nas.calibration.journal import journal_path
+from nas.calibration.outputs import format_table, write_outputs
+from nas.calibration.results import Calibration
+from nas.cli.options import (
+    add_data_dir,
+    add_format,
+    add_out,
+    add_quiet,
+    command,
+    deprecated,
+    finish,
+    from_env,
 )
+from nas.core.registry import SPACES
+from nas.train.trainer import check_device
+from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN, load_truth
+
+TRUTH_ENV, DATA_ENV = "NAS_TRUTH", "NAS_DATA"
 
 
 def add_parser(sub: Any) -> None:
     """Register ``nas calibrate`` on the CLI's subparsers."""
-    c = sub.add_parser(
+    c = command(
+        sub,
         "calibrate",
         help="rank fidelity (Spearman, Kendall, top-10%%) and cost of proxies against a ground-truth table",
+        example=[
+            "nas calibrate --truth nb201.csv --data-dir cifar10.tar.gz --proxies synflow,naswot --sample 200",
+            "NAS_TRUTH=nb201.csv nas calibrate --preset tiny:epochs=4 --out calib --name tiny4",
+        ],
     )
-    c.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    c.add_argument(
+        "--space", default="nb201", choices=SPACES.list(), help="search space of the table (default: nb201)"
+    )
     c.add_argument(
         "--proxies",
         default=None,
@@ -45,11 +60,14 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME[:FIELD=VALUE,...]",
-        help="a training preset to calibrate, with optional overrides (repeatable), "
-        "e.g. tiny:epochs=4,image_size=16",
+        help="a training preset to calibrate, with optional overrides that become part of its name in the "
+        "results (repeatable), e.g. tiny:epochs=4,image_size=16",
     )
     c.add_argument(
-        "--truth", type=Path, default=DEFAULT_TRUTH, help=f"ground-truth CSV (default: {DEFAULT_TRUTH})"
+        "--truth",
+        type=Path,
+        default=from_env(TRUTH_ENV),
+        help=f"ground-truth CSV (an arch and a score column); required unless ${TRUTH_ENV} names one",
     )
     c.add_argument(
         "--ensemble",
@@ -66,18 +84,39 @@ def add_parser(sub: Any) -> None:
         "the preset's last epoch is always one), report each rung as PRESET@EPOCH and simulate "
         "successive halving / ASHA (eta 2 and 3, every grace period) on them",
     )
-    c.add_argument("--arch-column", default=DEFAULT_ARCH_COLUMN)
-    c.add_argument("--target-column", default=DEFAULT_TARGET_COLUMN)
+    c.add_argument(
+        "--arch-column",
+        default=DEFAULT_ARCH_COLUMN,
+        help=f"truth arch column (default: {DEFAULT_ARCH_COLUMN})",
+    )
+    c.add_argument(
+        "--target-column",
+        default=DEFAULT_TARGET_COLUMN,
+        help=f"truth score column (default: {DEFAULT_TARGET_COLUMN})",
+    )
     c.add_argument("--sample", type=int, default=100, help="architectures to evaluate (seeded sample)")
     c.add_argument("--seed", type=int, default=0, help="seeds the sample, the minibatch and the weights")
-    c.add_argument("--data", type=Path, default=DEFAULT_DATA, help="images (ImageFolder .tar.gz or folder)")
-    c.add_argument("--batch-size", type=int, default=64, help="minibatch of the zero-cost proxies")
-    c.add_argument("--threads", type=int, default=1, help="torch threads while measuring (default 1)")
+    add_data_dir(
+        c,
+        f"images (ImageFolder .tar.gz or folder) for data-dependent proxies and training presets (default: "
+        f"${DATA_ENV}; without either, presets train on downloaded CIFAR-10)",
+        default=from_env(DATA_ENV),
+    )
+    batch = c.add_argument(
+        "--proxy-batch", type=int, default=64, help="images in the zero-cost proxies' minibatch (default: 64)"
+    )
+    deprecated(c, batch, "--batch-size")
+    _add_execution(c)
+    finish(c, _cli, batch_size="--proxy-batch", data="--data-dir", ensembles="--ensemble", journal="--out")
+
+
+def _add_execution(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--threads", type=int, default=1, help="torch threads while measuring (default: 1)")
     c.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="train candidates in this many worker processes, --threads each (default 1); "
+        help="train candidates in this many worker processes, --threads each (default: 1); "
         "CPU-seconds per candidate stay per process, scores do not change",
     )
     c.add_argument(
@@ -87,86 +126,86 @@ def add_parser(sub: Any) -> None:
         "on a GPU the wall_s_per_candidate column is the GPU-seconds per candidate (zero-cost proxies "
         "stay on the CPU)",
     )
-    c.add_argument("-o", "--output-dir", type=Path, default=None, help="write NAME.csv/.json/.png here")
+    add_out(c, "write NAME.csv/.json/.png here", old=("-o", "--output-dir"))
     c.add_argument("--name", default="calibration", help="output file stem (default: calibration)")
     c.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run: training results already in -o's NAME.journal.jsonl "
+        help="continue an interrupted run: training results already in --out's NAME.journal.jsonl "
         "are not trained again (the run's sample, seed, presets and device must be the same)",
     )
     c.add_argument(
         "--overwrite", action="store_true", help="discard an unfinished run's journal and start again"
     )
-    c.add_argument("--format", choices=("table", "json"), default="table")
-    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    c.set_defaults(func=_cli)
+    add_format(c)
+    add_quiet(c, "no progress lines on stderr")
 
 
-def _cli(args: Any) -> None:
+def _names(args: argparse.Namespace) -> list[str]:
+    """The proxies and presets to calibrate: ``--proxies`` (default: the zero-cost set, or none when a
+    ``--preset`` is given) and then every ``--preset``."""
     if args.proxies is None:
         names = [] if args.preset else list(DEFAULT_ZERO_COST)
     else:
         names = parse_proxy_list(args.proxies)
-    names += [p.strip() for p in args.preset]
-    if len(set(names)) != len(names):
-        raise ValueError(f"proxy listed twice in {', '.join(names)}")
-    split_proxies(names)  # unknown names fail before any work
-    if args.sample < 2:
-        raise ValueError(f"--sample must be at least 2, got {args.sample}")
+    return names + [p.strip() for p in args.preset]
+
+
+def _config(args: argparse.Namespace) -> CalibrationConfig:
+    """The run's settings, checked before any work: the command line's own rules here, every other
+    setting by :class:`CalibrationConfig` (its ``ConfigError`` names the flag)."""
+    if args.truth is None:
+        raise ValueError(f"--truth is required (a ground-truth CSV), or set {TRUTH_ENV}")
+    if args.proxy_batch < 2:
+        raise ValueError(f"--proxy-batch must be at least 2, got {args.proxy_batch}")
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    if args.batch_size < 2:
-        raise ValueError(f"--batch-size must be at least 2, got {args.batch_size}")
-    for e in args.ensemble:
-        parse_ensemble(e, names)
-    from nas.train.trainer import check_device
-
-    check_device(args.device)
-    rungs = None
-    if args.rungs is not None:
-        rungs = parse_rungs(args.rungs)
-        train = split_proxies(names)[1]
-        if not train:
-            raise ValueError("--rungs needs a training preset to score per epoch (e.g. --preset rank)")
-        for n in train:
-            rung_schedule(n, rungs)
-    load_truth(args.truth, args.arch_column, args.target_column)  # fail fast on file / columns
-    from nas.calibration.journal import journal_path
-
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite exclude each other")
-    if args.resume and args.output_dir is None:
-        raise ValueError("--resume needs -o/--output-dir, where the run's journal is")
-    journal = journal_path(args.output_dir, args.name) if args.output_dir is not None else None
-    if journal is not None and args.overwrite:
+    if args.resume and args.out is None:
+        raise ValueError("--resume needs --out, where the run's journal is")
+    config = CalibrationConfig(
+        truth=args.truth,
+        space=args.space,
+        proxies=tuple(_names(args)),
+        arch_column=args.arch_column,
+        target_column=args.target_column,
+        sample=args.sample,
+        seed=args.seed,
+        data=args.data_dir,
+        batch_size=args.proxy_batch,
+        threads=args.threads,
+        device=args.device,
+        ensembles=tuple(args.ensemble),
+        rungs=args.rungs,
+        journal=journal_path(args.out, args.name) if args.out is not None else None,
+        resume=args.resume,
+        workers=args.workers,
+    )
+    check_device(args.device)
+    load_truth(args.truth, args.arch_column, args.target_column)  # a bad table fails before --overwrite
+    return config
+
+
+def _calibrate(config: CalibrationConfig, quiet: bool, overwrite: bool) -> Calibration:
+    journal = config.journal
+    if journal is not None and overwrite:
         journal.unlink(missing_ok=True)
     try:
-        cal = calibrate(
-            args.space,
-            names,
-            args.truth,
-            arch_column=args.arch_column,
-            target_column=args.target_column,
-            sample=args.sample,
-            seed=args.seed,
-            data=args.data,
-            batch_size=args.batch_size,
-            threads=args.threads,
-            device=args.device,
-            ensembles=args.ensemble,
-            progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
-            rungs=rungs,
-            journal=journal,
-            resume=args.resume,
-            workers=args.workers,
+        return run_calibration(
+            config, progress=None if quiet else lambda m: print(m, file=sys.stderr, flush=True)
         )
     except KeyboardInterrupt:
         where = f"; finished trainings are journaled in {journal} (continue with --resume)"
         print(f"nas: interrupted{where if journal is not None and journal.exists() else ''}", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def _cli(args: argparse.Namespace) -> None:
+    config = _config(args)
+    cal = _calibrate(config, args.quiet, args.overwrite)
     summary = cal.summary()
-    halving = halving_report(cal) if rungs is not None else None
+    halving = halving_report(cal) if config.rungs is not None else None
     if args.format == "json":
         out: Any = summary if halving is None else {"summary": summary, "successive_halving": halving}
         print(json.dumps(out, indent=1))
@@ -175,8 +214,8 @@ def _cli(args: Any) -> None:
         if halving is not None:
             print(f"\nsuccessive halving on the rungs ({len(cal.archs)} archs; async: mean of 500 orders)")
             print(format_halving(halving))
-    if args.output_dir is not None:
-        for p in write_outputs(cal, args.output_dir, args.name).values():
+    if args.out is not None:
+        for p in write_outputs(cal, args.out, args.name).values():
             print(p, file=sys.stderr)
-        if journal is not None:
-            journal.unlink(missing_ok=True)  # the JSON now holds every result
+        if config.journal is not None:
+            config.journal.unlink(missing_ok=True)  # the JSON now holds every result

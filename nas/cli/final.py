@@ -5,32 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.cli.options import add_data_dir, add_format, add_quiet, add_sets, command, finish
+from nas.core.registry import LAYOUTS
 from nas.search.final import DEFAULT_TARGET_PRESET, Transfer, final_train, format_agreement
+from nas.train.presets import preset_names
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "final", help="train a run's top candidates with a target preset; record proxy → target agreement"
+    """Register ``nas final``."""
+    p = command(
+        sub,
+        "final",
+        help="train a run's top candidates with a target preset; record proxy → target agreement",
+        example="nas final runs/nb201 --top 5 --preset full --seeds 2 --set epochs=200",
     )
     p.add_argument("run", type=Path, help="a run directory (runs/NAME)")
     p.add_argument("--top", type=int, required=True, help="how many distinct best candidates to train")
     p.add_argument(
-        "--preset", default=DEFAULT_TARGET_PRESET, help=f"target preset (default {DEFAULT_TARGET_PRESET})"
+        "--preset",
+        default=DEFAULT_TARGET_PRESET,
+        choices=preset_names(),
+        help=f"target preset (default: {DEFAULT_TARGET_PRESET})",
     )
     p.add_argument("--dataset", default=None, help="data set (default: the run's training objective's)")
-    p.add_argument("--data", "--data-dir", dest="data", default=None, help="data set path")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a preset field (repeatable), e.g. --set epochs=20",
-    )
-    p.add_argument("--seeds", type=int, default=1, help="seeds per candidate (0 … N-1; default 1)")
+    add_data_dir(p, "data set path (default: the run's training objective's)")
+    add_sets(p, "override a target preset field (repeatable), e.g. --set epochs=20", json_values=False)
+    p.add_argument("--seeds", type=int, default=1, help="seeds per candidate (0 … N-1; default: 1)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, …")
     p.add_argument(
         "--transfer",
@@ -39,38 +42,24 @@ def add_parser(sub: Any) -> None:
         help="train each candidate's cells in an ImageNet layout (darts, nasnet_mobile, N@F), as nas "
         "transfer builds them (NASNet/DARTS-style spaces)",
     )
-    p.add_argument("--quiet", action="store_true", help="no per-candidate progress lines")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=_cli)
-
-
-def parse_sets(items: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        k, eq, v = item.partition("=")
-        if not eq or not k.strip():
-            raise ValueError(f"--set takes FIELD=VALUE, got {item!r}")
-        out[k.strip().replace("-", "_")] = v.strip()
-    return out
+    add_quiet(p, "no per-candidate progress lines")
+    add_format(p, old_json=True)
+    finish(p, _cli, overrides="--set", data="--data-dir")
 
 
 def _imagenet_layout(layout: str) -> Transfer:
-    """``nas transfer``'s ImageNet stacking of a candidate's cells. The CLI is the top layer: it may
-    import the search spaces' layout logic, which nas core must not (hence the lazy import)."""
-    from search_spaces.transfer import parse_layout, to_imagenet
-
-    parse_layout(layout, 1)  # fail before training: an unknown name raises a ValueError listing them
+    """``nas transfer``'s ImageNet stacking of a candidate's cells (the registered "imagenet" layouts)."""
+    imagenet = LAYOUTS["imagenet"]
+    imagenet(layout)  # fail before training: an unknown name raises a ValueError listing them
 
     def to_target(net: Any, num_classes: int, image_size: int, preset: Any) -> Any:
-        return to_imagenet(
-            net,
-            layout=layout,
+        to_imagenet = imagenet(
+            layout,
             cells=int(preset.cells) if preset.cells else None,
             width=int(preset.width) if preset.width else None,
-            num_classes=num_classes,
-            image_size=image_size,
             auxiliary=preset.aux_weight > 0,
         )
+        return to_imagenet(net, num_classes=num_classes, image_size=image_size)
 
     return to_target
 
@@ -82,8 +71,8 @@ def _cli(args: argparse.Namespace) -> None:
             top=args.top,
             preset=args.preset,
             dataset=args.dataset,
-            data=args.data,
-            overrides=parse_sets(args.set),
+            data=args.data_dir,
+            overrides=dict(args.set),
             seeds=args.seeds,
             device=None if args.device in (None, "auto") else args.device,
             quiet=args.quiet,
@@ -92,7 +81,7 @@ def _cli(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print("nas: interrupted; finished trainings are in final.csv (rerun to continue)", file=sys.stderr)
         raise SystemExit(130) from None
-    if args.json:
+    if args.format == "json":
         print(json.dumps(s, indent=1, default=str))
         return
     lines = [

@@ -7,21 +7,32 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nas.cli.options import add_format, command, finish
 from nas.search.report import format_report, report
+from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN
 
 
 def add_parser(sub: Any) -> None:
     """Register ``nas report``."""
-    p = sub.add_parser("report", help="summarise a run and how well its scores agree with targets/truth")
+    p = command(
+        sub,
+        "report",
+        help="summarise a run and how well its scores agree with targets/truth",
+        example="nas report runs/nb201 --truth nb201.csv --top 5",
+    )
     p.add_argument("run", type=Path, help="a run directory (runs/NAME)")
     p.add_argument("--truth", type=Path, default=None, help="ground-truth CSV (an arch and a score column)")
-    p.add_argument("--arch-column", default="arch", help="truth table arch column (default: arch)")
     p.add_argument(
-        "--target-column", default=None, help="truth table score column (default: cifar10_test_acc_200ep)"
+        "--arch-column",
+        default=DEFAULT_ARCH_COLUMN,
+        help=f"truth table arch column (default: {DEFAULT_ARCH_COLUMN})",
     )
-    p.add_argument("--top", type=int, default=10, help="trials listed (default 10)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(func=_cli)
+    p.add_argument(
+        "--target-column", default=None, help=f"truth table score column (default: {DEFAULT_TARGET_COLUMN})"
+    )
+    p.add_argument("--top", type=int, default=10, help="trials listed (default: 10)")
+    add_format(p)
+    finish(p, _cli)
 
 
 def _cli(args: argparse.Namespace) -> None:

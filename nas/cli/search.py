@@ -1,94 +1,116 @@
 """``nas search`` and ``nas baselines``.
 
 ``nas search --space S --strategy X --budget B`` samples candidates from a registered space, evaluates them
-(proxy training, a tabular benchmark or a synthetic score) through Ray Tune or inline, and writes
-``runs/<name>/``; ``--resume runs/<name>`` continues a run. ``nas baselines`` evaluates zoo networks as trials
-of a run (same trainer, same table, same ledger), so they compare like for like with search candidates.
+(proxy training, a tabular benchmark or a synthetic score) through Ray Tune or inline, and writes the run
+directory ``--out`` (default ``runs/<space>-<strategy>-<time>``); ``--resume DIR`` continues a run.
+``nas baselines`` evaluates zoo networks as trials of a run (same trainer, same table, same ledger), so they
+compare like for like with search candidates. Every default is :class:`nas.search.config.SearchConfig`'s:
+an option left out is not passed on.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from nas.search.objectives import DEFAULT_PRESET
-from nas.search.run import DEFAULT_BASELINES, SearchConfig, load_config, run_search
-
-_RESUMABLE = (
-    "budget",
-    "executor",
-    "address",
-    "num_cpus",
-    "concurrency",
-    "cpus_per_trial",
-    "gpus_per_trial",
-    "quiet",
+from nas import proxies
+from nas.cli.options import add_data_dir, add_out, add_pairs, add_quiet, add_sets, command, finish, old_option
+from nas.core.registry import SPACES
+from nas.search.config import (
+    DEFAULT_BASELINES,
+    DEFAULT_DATASET,
+    DEFAULT_PRESET,
+    EARLY_STOPPING,
+    EXECUTORS,
+    SearchConfig,
+    parse_objective,
 )
+from nas.search.report import format_score
+from nas.search.run import load_config, run_search
+from nas.search.strategies import STRATEGIES
+from nas.train.presets import preset_names
+
+# Settings a resumed run may change.
+_RESUMABLE = (
+    "budget", "executor", "address", "num_cpus", "concurrency", "cpus_per_trial", "gpus_per_trial", "quiet",
+)  # fmt: skip
+
+# Library settings (SearchConfig and its objective) whose flag is not named after them.
+_FIELDS = {
+    "cost_s": "--table-cost-s",
+    "data": "--data-dir",
+    "train_overrides": "--set",
+    "proxy": "--objective",
+    "sleep": "--synthetic-sleep",
+    "epochs": "--synthetic-epochs",
+    "space_options": "--space-opt",
+    "strategy_options": "--strategy-opt",
+    "asha": "--asha-opt",
+    "name": "--out",
+    "runs_dir": "--out",
+    "max_duplicates": "--max-duplicates",
+}
 
 
-def _kv(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        v: Any = json.loads(value)
-    except json.JSONDecodeError:
-        v = value
-    return key.replace("-", "_"), v
+def _default(name: str) -> Any:
+    """``SearchConfig``'s default for field ``name`` (for the help texts)."""
+    f = next(f for f in fields(SearchConfig) if f.name == name)
+    return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
 
 
-def _default_gpus() -> float:
-    try:
-        import torch
-
-        return 1.0 if torch.cuda.is_available() else 0.0
-    except ImportError:  # pragma: no cover
-        return 0.0
+def _objective_choices() -> tuple[str, ...]:
+    return ("train", "table", "synthetic", *(f"zero-cost:{p}" for p in proxies.PROXIES))
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_objective(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("objective")
     o.add_argument(
         "--objective",
         default=None,
+        choices=_objective_choices(),
         metavar="{train,table,zero-cost:PROXY,synthetic}",
         help="what a trial measures (default: train); zero-cost:synflow scores each candidate with a "
-        "zero-cost proxy on one minibatch instead of training it",
+        f"zero-cost proxy ({', '.join(proxies.PROXIES)}) on one minibatch instead of training it",
     )
     o.add_argument("--table", type=Path, help="tabular benchmark CSV (NAS-Bench-201-style arch strings)")
     o.add_argument(
-        "--arch-column", default="arch", help="table column holding the arch strings (default: arch)"
+        "--arch-column", default=None, help="table column holding the arch strings (default: arch)"
     )
     o.add_argument("--metric-column", help="table column holding the score (higher is better)")
     o.add_argument(
         "--table-cost-s",
         type=float,
-        default=0.0,
+        default=None,
         metavar="S",
         help="table objective: charge each trial S seconds as if it had been trained (what-if budgets)",
     )
     o.add_argument(
-        "--dataset", default="cifar10", help="training objective: data set name (default: cifar10)"
+        "--dataset", default=None, help=f"training objective: data set name (default: {DEFAULT_DATASET})"
     )
-    o.add_argument(
-        "--data-dir", "--data", dest="data", help="training objective: data set path (directory or archive)"
-    )
+    add_data_dir(o, "training objective: data set path (directory or archive)")
     o.add_argument(
         "--preset",
         default=None,
+        choices=preset_names(),
         help=f"training objective: fidelity preset (default: {DEFAULT_PRESET}, tuned for rank fidelity)",
     )
-    o.add_argument(
-        "--train-opt",
-        action="append",
-        type=_kv,
-        default=[],
-        metavar="KEY=VALUE",
-        help="training objective: override a preset field (repeatable)",
+    add_sets(
+        o, "training objective: override a preset field (repeatable)", json_values=True, old=("--train-opt",)
     )
+    o.add_argument("--synthetic-sleep", type=float, default=None, help=argparse.SUPPRESS)  # tests' objective
+    o.add_argument("--synthetic-epochs", type=int, default=None, help=argparse.SUPPRESS)
+    o.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure params and MACs of each candidate (default: for training, or when a cost is needed)",
+    )
+
+
+def _add_zero_cost(p: argparse.ArgumentParser) -> None:
     z = p.add_argument_group("zero-cost proxies")
     z.add_argument(
         "--zero-cost",
@@ -106,22 +128,29 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
     z.add_argument("--train-top", type=int, default=None, metavar="K", help="with --prescreen: train K")
     z.add_argument(
-        "--proxy-batch", type=int, default=64, help="images in the zero-cost minibatch (default: 64)"
-    )
-    o.add_argument("--synthetic-sleep", type=float, default=0.0, help=argparse.SUPPRESS)
-    o.add_argument("--synthetic-epochs", type=int, default=0, help=argparse.SUPPRESS)
-    o.add_argument(
-        "--profile",
-        action=argparse.BooleanOptionalAction,
+        "--proxy-batch",
+        type=int,
         default=None,
-        help="measure params and MACs of each candidate (default: for training, or when a cost is needed)",
+        help=f"images in the zero-cost minibatch (default: {_default('proxy_batch')})",
     )
 
+
+def _add_execution(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("execution")
-    e.add_argument("--executor", choices=("ray", "inline"), default=None, help="default: ray")
+    e.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help=f"where trials run (default: {_default('executor')})",
+    )
     e.add_argument("--address", default=None, help="join a running Ray cluster (HOST:PORT or 'auto')")
     e.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray started for the search")
-    e.add_argument("--cpus-per-trial", type=float, default=None, help="default: 1")
+    e.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        default=None,
+        help=f"CPUs per trial (default: {_default('cpus_per_trial'):g})",
+    )
     e.add_argument(
         "--gpus-per-trial",
         type=float,
@@ -131,16 +160,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--concurrency", type=int, default=None, help="trials at once (default: as resources allow)"
     )
-    e.add_argument("--early-stop", choices=("asha",), default=None, help="ASHA on the per-epoch proxy score")
     e.add_argument(
-        "--asha-opt",
-        action="append",
-        type=_kv,
-        default=[],
-        metavar="KEY=VALUE",
-        help="ASHA: max_t, grace_period, reduction_factor",
+        "--early-stop", choices=EARLY_STOPPING, default=None, help="ASHA on the per-epoch proxy score"
     )
+    add_pairs(e, "--asha-opt", "ASHA: max_t, grace_period, reduction_factor (repeatable)")
 
+
+def _add_run(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("run")
     r.add_argument(
         "--budget",
@@ -148,32 +174,47 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="'100gpuh', '2cpuh' (device-hours), '30m', '2h' (wall time), '500trials'; "
         "comma-separate to combine",
     )
-    r.add_argument("--name", default=None, help="run directory name (default: SPACE-STRATEGY-TIME)")
-    r.add_argument("--runs-dir", default="runs", help="parent of run directories (default: runs)")
-    r.add_argument("--seed", type=int, default=0, help="fixes everything random (default: 0)")
+    add_out(r, f"the run directory (default: {_default('runs_dir')}/SPACE-STRATEGY-TIME)")
+    old_option(r, "--name", use="--out DIR", default=None)
+    old_option(r, "--runs-dir", use="--out DIR", default=None)
+    r.add_argument(
+        "--seed", type=int, default=None, help=f"fixes everything random (default: {_default('seed')})"
+    )
     r.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue the run in DIR")
-    r.add_argument("--quiet", action="store_true", default=None, help="no live progress line")
+    add_quiet(r, "no live progress line", default=None)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    _add_objective(p)
+    _add_zero_cost(p)
+    _add_execution(p)
+    _add_run(p)
 
 
 def add_parser(sub: Any) -> None:
-    s = sub.add_parser("search", help="search a space under a budget (Ray Tune or inline)")
-    s.add_argument("--space", default=None, help="a registered search space (nb201, nasnet, darts, …)")
-    s.add_argument(
-        "--space-opt",
-        action="append",
-        type=_kv,
-        default=[],
-        metavar="KEY=VALUE",
-        help="search-space option (repeatable)",
+    """Register ``nas search`` and ``nas baselines``."""
+    s = command(
+        sub,
+        "search",
+        help="search a space under a budget (Ray Tune or inline)",
+        example=[
+            "nas search --space nb201 --strategy evolution --budget 2cpuh --out runs/nb201",
+            "nas search --space nb201 --objective table --table nb201.csv --metric-column acc "
+            "--budget 500trials",
+        ],
     )
-    s.add_argument("--strategy", default=None, help="random, grid, evolution (default), rl, tpe, nsga2")
+    s.add_argument("--space", default=None, choices=SPACES.list(), help="a registered search space")
+    add_pairs(s, "--space-opt", "search-space option (repeatable)")
     s.add_argument(
+        "--strategy",
+        default=None,
+        choices=tuple(STRATEGIES),
+        help=f"how candidates are proposed (default: {_default('strategy')})",
+    )
+    add_pairs(
+        s,
         "--strategy-opt",
-        action="append",
-        type=_kv,
-        default=[],
-        metavar="KEY=VALUE",
-        help="strategy option, e.g. population=50 sample=10 (evolution), lr=0.02 (rl), cost=params (nsga2)",
+        "strategy option, e.g. population=50 sample=10 (evolution), lr=0.02 (rl), cost=params (nsga2)",
     )
     s.add_argument(
         "--seed-with",
@@ -182,12 +223,15 @@ def add_parser(sub: Any) -> None:
         metavar="NAMES",
         help="evaluate these zoo names / genotype files first ('resnet20,densenet_bc')",
     )
-    s.add_argument("--max-duplicates", type=int, default=200, help=argparse.SUPPRESS)
+    s.add_argument("--max-duplicates", type=int, default=None, help=argparse.SUPPRESS)
     _add_common(s)
-    s.set_defaults(func=_search)
+    finish(s, _search, **_FIELDS)
 
-    b = sub.add_parser(
-        "baselines", help="evaluate zoo networks as trials of a run (like for like with search)"
+    b = command(
+        sub,
+        "baselines",
+        help="evaluate zoo networks as trials of a run (like for like with search)",
+        example="nas baselines --archs resnet20,resnet56 --preset rank --budget 2cpuh",
     )
     b.add_argument(
         "--archs",
@@ -195,62 +239,61 @@ def add_parser(sub: Any) -> None:
         help=f"zoo names or genotype files (default: {','.join(DEFAULT_BASELINES)})",
     )
     _add_common(b)
-    b.set_defaults(func=_baselines)
+    finish(b, _baselines, **_FIELDS)
 
 
-def _objective(args: argparse.Namespace) -> dict[str, Any]:
-    kind = args.objective or "train"
-    data = str(Path(args.data).resolve()) if args.data else None
-    if kind.startswith("zero-cost"):
-        proxy = kind.partition(":")[2]
-        if not proxy:
-            raise ValueError("--objective zero-cost needs a proxy: zero-cost:synflow, zero-cost:naswot, …")
-        return {"kind": "zero-cost", "proxy": proxy, "dataset": args.dataset, "data": data}
-    if kind not in ("train", "table", "synthetic"):
-        raise ValueError(
-            f"unknown --objective {kind!r} (choose from train, table, zero-cost:PROXY, synthetic)"
-        )
-    if kind == "table":
-        return {
-            "kind": "table",
-            "table": str(Path(args.table).resolve()) if args.table else None,
-            "arch_column": args.arch_column,
-            "metric_column": args.metric_column,
-            "cost_s": args.table_cost_s,
-        }
-    if kind == "synthetic":
-        return {"kind": "synthetic", "sleep": args.synthetic_sleep, "epochs": args.synthetic_epochs}
-    return {
-        "kind": "train",
-        "dataset": args.dataset,
-        "data": data,
-        "preset": args.preset or DEFAULT_PRESET,
-        "train_overrides": dict(args.train_opt),
-    }
+# ------------------------------------------------------------------------------------------- running
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The settings the user gave (None: not given, so SearchConfig's default applies)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _run_dir(args: argparse.Namespace) -> dict[str, Any]:
+    if args.out is not None:
+        if args.name is not None or args.runs_dir is not None:
+            raise ValueError("--out names the run directory: give it alone, without --name / --runs-dir")
+        return {"runs_dir": str(args.out.parent), "name": args.out.name}
+    return _given(runs_dir=args.runs_dir, name=args.name)
 
 
 def _common_config(args: argparse.Namespace) -> dict[str, Any]:
-    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else _default_gpus()
+    objective = parse_objective(
+        args.objective,
+        dataset=args.dataset,
+        data=args.data_dir,
+        preset=args.preset,
+        train_overrides=dict(args.set),
+        table=args.table,
+        arch_column=args.arch_column,
+        metric_column=args.metric_column,
+        cost_s=args.table_cost_s,
+        sleep=args.synthetic_sleep,
+        epochs=args.synthetic_epochs,
+    )
+    zero_cost = [n for n in (args.zero_cost or "").split(",") if n.strip()]
     return dict(
-        objective=_objective(args),
-        budget=args.budget,
-        executor=args.executor or "ray",
-        address=args.address,
-        num_cpus=args.num_cpus,
-        name=args.name,
-        runs_dir=args.runs_dir,
-        seed=args.seed,
-        cpus_per_trial=args.cpus_per_trial if args.cpus_per_trial is not None else 1.0,
-        gpus_per_trial=gpus,
-        concurrency=args.concurrency,
-        early_stop=args.early_stop,
+        objective=objective,
         asha=dict(args.asha_opt),
-        profile=args.profile,
+        zero_cost=zero_cost,
         quiet=bool(args.quiet),
-        zero_cost=[n for n in (args.zero_cost or "").split(",") if n.strip()],
-        proxy_batch=args.proxy_batch,
-        prescreen=args.prescreen,
-        train_top=args.train_top,
+        **_run_dir(args),
+        **_given(
+            budget=args.budget,
+            executor=args.executor,
+            address=args.address,
+            num_cpus=args.num_cpus,
+            seed=args.seed,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            concurrency=args.concurrency,
+            early_stop=args.early_stop,
+            profile=args.profile,
+            proxy_batch=args.proxy_batch,
+            prescreen=args.prescreen,
+            train_top=args.train_top,
+        ),
     )
 
 
@@ -264,6 +307,7 @@ def _resume_config(args: argparse.Namespace) -> SearchConfig:
         v = getattr(args, k, None)
         if v is not None and v != getattr(config, k):
             raise ValueError(f"run {str(args.resume)!r} was created with --{k} {getattr(config, k)}, not {v}")
+    config.validate()
     return config
 
 
@@ -275,16 +319,13 @@ def _execute(config: SearchConfig, resume: Path | None) -> None:
         raise SystemExit(130) from None
     s = search.summary()
     best = s["best"]
-    where = s["run"]
-    lines = [f"run {where}: {s['stop_reason'] or 'done'}"]
+    lines = [f"run {s['run']}: {s['stop_reason'] or 'done'}"]
     lines.append(
         f"trials {s['trials']} (failed {s['failed']}, cached {s['cached']}); budget "
         f"{s['budget'] or '-'}; {s['gpu_hours']:.4g} gpuh, {s['cpu_hours']:.4g} cpuh, {s['elapsed_s']:.1f}s"
     )
     if best:
         label = best["arch"] or best["name"] or best["key"]
-        from nas.search.report import format_score
-
         lines.append(f"best {format_score(best['score'])} (trial {best['trial_id']}): {label}")
     else:
         lines.append("best: none (no trial succeeded)")
@@ -301,21 +342,12 @@ def _search(args: argparse.Namespace) -> None:
         raise ValueError("nas search needs --space (or --resume DIR)")
     if not args.budget:
         raise ValueError("nas search needs --budget ('100gpuh', '2h', '500trials', …)")
-    from nas.core.registry import SPACES
-
-    SPACES.entry(args.space)  # unknown space: one line with suggestions
-    strategy = args.strategy or "evolution"
-    from nas.search.strategies import STRATEGIES
-
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r} (choose from {', '.join(STRATEGIES)})")
     config = SearchConfig(
         space=args.space,
         space_options=dict(args.space_opt),
-        strategy=strategy,
         strategy_options=dict(args.strategy_opt),
         seed_with=list(args.seed_with),
-        max_duplicates=args.max_duplicates,
+        **_given(strategy=args.strategy, max_duplicates=args.max_duplicates),
         **_common_config(args),
     )
     _execute(config, None)
@@ -329,8 +361,8 @@ def _baselines(args: argparse.Namespace) -> None:
     if not archs:
         raise ValueError("--archs is empty")
     common = _common_config(args)
-    if common["name"] is None:
-        obj = common["objective"]
+    if common.get("name") is None:
+        obj = common["objective"].to_dict()
         common["name"] = f"baselines-{obj.get('dataset', obj['kind'])}-{obj.get('preset', '')}".rstrip("-")
     config = SearchConfig(space="", strategy=None, seed_with=archs, kind="baselines", **common)
     _execute(config, None)

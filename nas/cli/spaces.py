@@ -6,27 +6,15 @@ import argparse
 import json
 from typing import Any
 
-
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--set expects KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value  # a bare string
+from nas.cli.options import add_format, add_pairs, command, finish, subcommands
+from nas.core.registry import SPACES
 
 
 def _approx(n: int) -> str:
     return f"{n:,}" if n < 10**9 else f"{n:.2e}"
 
 
-_option.__name__ = "KEY=VALUE"  # argparse names the type in its error message
-
-
 def _make(name: str, options: list[tuple[str, Any]] | None = None) -> Any:
-    from nas.core.registry import SPACES
-
     factory = SPACES[name]
     try:
         return factory(**dict(options or []))
@@ -35,8 +23,6 @@ def _make(name: str, options: list[tuple[str, Any]] | None = None) -> Any:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from nas.core.registry import SPACES
-
     names = SPACES.list(args.pattern)
     if not names:
         raise ValueError(f"no search space matches {args.pattern!r}")
@@ -47,11 +33,8 @@ def _list(args: argparse.Namespace) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
-    from nas.core.registry import SPACES
-
-    SPACES.entry(args.name)  # unknown name: the registry's error, with suggestions
-    space = _make(args.name, args.set)
-    if args.json:
+    space = _make(args.name, args.space_opt)
+    if args.format == "json":
         print(json.dumps(space.describe(), indent=1))
         return
     size = space.size()
@@ -66,21 +49,34 @@ def _show(args: argparse.Namespace) -> None:
 
 def add_parser(sub: Any) -> None:
     """Register ``nas spaces list`` and ``nas spaces show NAME``."""
-    s = sub.add_parser("spaces", help="search spaces: list them, show one's choices and size")
-    ss = s.add_subparsers(dest="spaces_command", metavar="SPACES_COMMAND", parser_class=type(s))
-    ss.required = True
-    sl = ss.add_parser("list", help="list search spaces matching a pattern, with size and dimensions")
-    sl.add_argument("pattern", nargs="?", default="*")
-    sl.set_defaults(func=_list)
-    sw = ss.add_parser("show", help="print a space's categorical dimensions and exact size")
-    sw.add_argument("name")
-    sw.add_argument(
-        "--set",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a space option (JSON value or a bare string), e.g. --set nodes=2 --set 'ops=[\"none\"]'",
+    s = command(
+        sub, "spaces", help="search spaces: list them, show one's choices and size", example="nas spaces list"
     )
-    sw.add_argument("--json", action="store_true", help="print {name, size, dimensions} as JSON")
-    sw.set_defaults(func=_show)
+    ss = subcommands(s, "spaces_command")
+    sl = command(
+        ss,
+        "list",
+        help="list search spaces matching a pattern, with size and dimensions",
+        example="nas spaces list 'nb*'",
+    )
+    sl.add_argument("pattern", nargs="?", default="*", help="a shell-style name pattern (default: *, all)")
+    finish(sl, _list)
+    sw = command(
+        ss,
+        "show",
+        help="print a space's categorical dimensions and exact size",
+        example="nas spaces show darts --space-opt nodes=2 --format json",
+    )
+    names = SPACES.list()
+    sw.add_argument(
+        "name", choices=names, metavar="NAME", help=f"a registered search space: {', '.join(names)}"
+    )
+    add_pairs(
+        sw,
+        "--space-opt",
+        "a space option (JSON value or a bare string; repeatable), e.g. --space-opt nodes=2 "
+        "--space-opt 'ops=[\"none\"]'",
+        old=("--set",),
+    )
+    add_format(sw, old_json=True)
+    finish(sw, _show, options="--space-opt")

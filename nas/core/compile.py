@@ -100,6 +100,10 @@ class CellModule(nn.Module):
         return f"name={self.name!r}"
 
 
+# A compiled node before indexing: (name, present input names, combine index, drop-path mask, accumulate).
+_Step = tuple[str, tuple[str, ...], int, tuple[bool, ...], bool]
+
+
 def compile_cell(
     cell: G.Cell,
     inputs: Sequence[TensorInfo],
@@ -115,7 +119,6 @@ def compile_cell(
         raise ValueError(
             f"{where}: field 'inputs' names {len(cell.inputs)} inputs, but {len(inputs)} are given"
         )
-    order = topological_nodes(cell)
     consumers: dict[str, int] = {}
     for n in cell.nodes:
         for i in n.inputs:
@@ -124,57 +127,82 @@ def compile_cell(
 
     # Cell inputs are shared with the outside (the next cells, aux heads): never overwrite them in place.
     info: dict[str, TensorInfo | None] = {n: replace(t, fresh=False) for n, t in zip(cell.inputs, inputs)}
-    ref = inputs[-1]
-    cin = ref.channels
     ops: dict[str, nn.Module] = {}
-    steps: list[tuple[str, tuple[str, ...], int, tuple[bool, ...], bool]] = []
-    for name in order:
+    steps: list[_Step] = []
+    for name in topological_nodes(cell):
         node = cell.node(name)
-        at = f"{where}: node {name!r}"
         present = [i for i in node.inputs if info[i] is not None]
-        if not present:
+        built = None
+        if present:
+            ins = [t for i in present if (t := info[i]) is not None]
+            at = f"{where}: node {name!r}"
+            built = _build_node(
+                cell, node, present, ins, consumers, inputs[-1], width, stride, num_classes, at
+            )
+        if built is None:  # no input left, or an op that is absent for these shapes
             info[name] = None
             continue
-        ins = [info[i] for i in present]
-        shape = _combine(node, present, ins, at)
-        factor = max(t.factor for t in ins)
-        c_out = G.resolve_channels(node.channels, C=width, Cin=cin, inp=shape[0], K=num_classes)
-        node_stride = _resolve_stride(node.stride, stride, factor, ref.factor, at)
-        entry = OPS.entry(node.op)
-        kwargs = node.kwargs
-        single = len(present) == 1
-        if entry.meta.get("inplace"):
-            # In place only on a tensor nobody else reads: a fresh sum/concat, or a fresh op output
-            # whose only consumer is this node.
-            kwargs["inplace"] = (not single) or (ins[0].fresh and consumers.get(present[0], 0) == 1)
-        try:
-            module = entry.obj(shape[0], c_out, node_stride, **kwargs)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{at}: op {node.op!r}: {e}") from None
-        if module is None:  # e.g. a residual that only exists when shapes match
-            info[name] = None
-            continue
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"{at}: op {node.op!r} built a {type(module).__name__}, not an nn.Module")
-        try:
-            out_shape = infer_shape(module, shape)
-        except RuntimeError as e:
-            raise ValueError(f"{at}: op {node.op!r} cannot take input of shape {shape}: {e}") from None
-        fresh = bool(entry.meta.get("fresh", False)) or (not single and node.combine != "mul")
-        # A multiplicative gate (squeeze-excitation) modulates features without deepening them.
-        gate = node.combine == "mul"
-        depth = (min if gate else max)(t.depth for t in ins) + _weighted_layers(module)
-        info[name] = TensorInfo(out_shape, factor * node_stride, depth, fresh)
-        ops[name] = module
-        drop = tuple(node.drop_path and len(present) > 1 and not _is_identity(cell, i) for i in present)
-        acc = node.combine == "sum" and not single and ins[0].fresh and consumers.get(present[0], 0) == 1
-        steps.append((name, tuple(present), G.COMBINES.index(node.combine), drop, acc))
+        ops[name], info[name], step = built
+        steps.append(step)
 
     out = info[cell.output]
     if out is None:
         raise ValueError(
             f"{where}: field 'output': node {cell.output!r} is absent (all its inputs were pruned)"
         )
+    plan, out_index = _plan(cell, steps)
+    return CellModule(cell.name, ops, plan, out_index, len(cell.inputs)), out
+
+
+def _build_node(
+    cell: G.Cell,
+    node: G.Node,
+    present: list[str],
+    ins: list[TensorInfo],
+    consumers: dict[str, int],
+    ref: TensorInfo,
+    width: int | None,
+    stride: int,
+    num_classes: int,
+    at: str,
+) -> tuple[nn.Module, TensorInfo, _Step] | None:
+    """One node's module, output info and step, from its present inputs (``None``: the op is absent)."""
+    shape = _combine(node, present, ins, at)
+    factor = max(t.factor for t in ins)
+    c_out = G.resolve_channels(node.channels, C=width, Cin=ref.channels, inp=shape[0], K=num_classes)
+    node_stride = _resolve_stride(node.stride, stride, factor, ref.factor, at)
+    entry = OPS.entry(node.op)
+    kwargs = node.kwargs
+    single = len(present) == 1
+    if entry.meta.get("inplace"):
+        # In place only on a tensor nobody else reads: a fresh sum/concat, or a fresh op output
+        # whose only consumer is this node.
+        kwargs["inplace"] = (not single) or (ins[0].fresh and consumers.get(present[0], 0) == 1)
+    try:
+        module = entry.obj(shape[0], c_out, node_stride, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{at}: op {node.op!r}: {e}") from None
+    if module is None:  # e.g. a residual that only exists when shapes match
+        return None
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{at}: op {node.op!r} built a {type(module).__name__}, not an nn.Module")
+    try:
+        out_shape = infer_shape(module, shape)
+    except RuntimeError as e:
+        raise ValueError(f"{at}: op {node.op!r} cannot take input of shape {shape}: {e}") from None
+    fresh = bool(entry.meta.get("fresh", False)) or (not single and node.combine != "mul")
+    # A multiplicative gate (squeeze-excitation) modulates features without deepening them.
+    gate = node.combine == "mul"
+    depth = (min if gate else max)(t.depth for t in ins) + _weighted_layers(module)
+    drop = tuple(node.drop_path and len(present) > 1 and not _is_identity(cell, i) for i in present)
+    acc = node.combine == "sum" and not single and ins[0].fresh and consumers.get(present[0], 0) == 1
+    step = (node.name, tuple(present), G.COMBINES.index(node.combine), drop, acc)
+    return module, TensorInfo(out_shape, factor * node_stride, depth, fresh), step
+
+
+def _plan(cell: G.Cell, steps: list[_Step]) -> tuple[list[tuple], int]:
+    """The runtime plan (state indices per op, combine code, states to free after it, drop mask,
+    accumulate) and the output's state index."""
     index = {n: k for k, n in enumerate(cell.inputs)}
     for k, (name, *_rest) in enumerate(steps):
         index[name] = len(cell.inputs) + k
@@ -187,7 +215,7 @@ def compile_cell(
         code = _PICK if len(present) == 1 else _COMBINE_CODE[G.COMBINES[comb]]
         free = tuple(j for j, last in last_use.items() if last == k and j != index[cell.output])
         plan.append((tuple(index[i] for i in present), code, free, drop, acc))
-    return CellModule(cell.name, ops, plan, index[cell.output], len(cell.inputs)), out
+    return plan, index[cell.output]
 
 
 def _is_identity(cell: G.Cell, name: str) -> bool:

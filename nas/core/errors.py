@@ -15,3 +15,10 @@ class ConfigError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of ``str(e)`` (the exception's type name when it has no message): how an error is
+    reported inside a one-line message."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

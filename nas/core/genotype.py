@@ -4,6 +4,18 @@ A :class:`Cell` is a DAG of :class:`Node` s. Each node combines its inputs (``su
 ``mul``) and applies one registered op. A :class:`Network` is a stem cell, stages of repeated cells
 and a head cell. Channel counts may be absolute or relative (see :func:`parse_channels`) so that one
 cell serves every repeat of a stage and every width of a scaled family.
+
+Files: ``to_json`` writes schema ``nas.genotype/2``; ``from_json`` reads it and ``nas.genotype/1``.
+
+* v1 nests each cell where it is used (a stage repeating one block five times writes it five times) and
+  writes a node's ``combine`` only when it is not ``sum``.
+* v2 writes each distinct cell once, in a top-level ``cells`` map (reference → cell); ``stem``, each
+  stage's ``cell``, ``head`` and each aux head's ``head`` are references. A reference is the cell's name;
+  a different cell with a name already taken gets ``name#2``, ``name#3``… (in order of first use: stem,
+  stages, head, aux heads) and keeps its own ``name`` in its entry. A node with several inputs always
+  writes ``combine`` (reading a v2 node with several inputs and no ``combine`` is an error); a one-input
+  node writes it only when it is not ``sum``. With ``indent``, whatever fits on a line is written inline
+  (:mod:`nas.core.jsontext`).
 """
 
 from __future__ import annotations
@@ -11,12 +23,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "nas.core.genotype/1"
+from nas.core.jsontext import dumps as _dumps
+
+SCHEMA = "nas.genotype/2"
+SCHEMA_V1 = "nas.genotype/1"
 COMBINES = ("sum", "concat", "mul")
 # Node stride: an int, "cell" (the cell's stride: the stage stride on its first repeat, else 1) or
 # "auto" (whatever reduces this node's input to the resolution of the cell's last input).
@@ -190,8 +205,9 @@ class Cell:
         kw["nodes"] = tuple(Node.from_dict(n) for n in kw.get("nodes", ()))
         return cls(**kw)
 
-    def to_json(self, **kw: Any) -> str:
-        return json.dumps({"schema": SCHEMA, "kind": "cell", **self.to_dict()}, **kw)
+    def to_json(self, *, indent: int | None = None, **kw: Any) -> str:
+        """The schema-v2 document (see the module docstring); ``kw`` goes to :func:`json.dumps`."""
+        return _write({"schema": SCHEMA, "kind": "cell", **_cell_v2(self)}, indent, kw)
 
 
 @dataclass(frozen=True)
@@ -225,7 +241,7 @@ class Stage:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Stage:
         kw = _known(cls, d, "stage")
-        kw["cell"] = Cell.from_dict(kw["cell"])
+        kw["cell"] = _as_cell(kw["cell"])
         return cls(**kw)
 
 
@@ -242,7 +258,7 @@ class AuxHead:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuxHead:
-        return cls(after=int(d["after"]), head=Cell.from_dict(d["head"]))
+        return cls(after=int(d["after"]), head=_as_cell(d["head"]))
 
 
 @dataclass(frozen=True)
@@ -310,6 +326,7 @@ class Network:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The expanded form: every stage carries its cell (the body of a v1 document)."""
         d = {
             "name": self.name,
             "input_size": list(self.input_size),
@@ -328,16 +345,17 @@ class Network:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Network:
         kw = _known(cls, d, "network")
-        kw["stem"] = Cell.from_dict(kw["stem"])
-        kw["head"] = Cell.from_dict(kw["head"])
+        kw["stem"] = _as_cell(kw["stem"])
+        kw["head"] = _as_cell(kw["head"])
         kw["stages"] = tuple(Stage.from_dict(s) for s in kw.get("stages", ()))
         kw["aux"] = tuple(AuxHead.from_dict(a) for a in kw.get("aux", ()))
         if "input_size" in kw:
             kw["input_size"] = tuple(kw["input_size"])
         return cls(**kw)
 
-    def to_json(self, **kw: Any) -> str:
-        return json.dumps({"schema": SCHEMA, "kind": "network", **self.to_dict()}, **kw)
+    def to_json(self, *, indent: int | None = None, **kw: Any) -> str:
+        """The schema-v2 document (see the module docstring); ``kw`` goes to :func:`json.dumps`."""
+        return _write({"schema": SCHEMA, "kind": "network", **_network_v2(self)}, indent, kw)
 
 
 Genotype = Cell | Network
@@ -353,8 +371,111 @@ def _known(cls: type, d: Mapping[str, Any], what: str) -> dict[str, Any]:
     return dict(d)
 
 
+def _as_cell(value: Any) -> Cell:
+    return value if isinstance(value, Cell) else Cell.from_dict(value)
+
+
+def _write(doc: dict[str, Any], indent: int | None, kw: dict[str, Any]) -> str:
+    return json.dumps(doc, **kw) if indent is None else _dumps(doc, indent=indent, **kw)
+
+
+# -------------------------------------------------------------------------------- schema v2 documents
+
+
+def _node_v2(node: Node) -> dict[str, Any]:
+    d = node.to_dict()
+    if len(node.inputs) > 1:  # several inputs: say how they are combined, even for the default sum
+        head = {k: d.pop(k) for k in ("name", "op", "inputs")}
+        d = {**head, "combine": node.combine, **d}
+    return d
+
+
+def _cell_v2(cell: Cell, name: bool = True) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": cell.name} if name else {}
+    d.update(inputs=list(cell.inputs), nodes=[_node_v2(n) for n in cell.nodes], output=cell.output)
+    return d
+
+
+def _cell_refs(net: Network) -> dict[Cell, str]:
+    """Distinct cell → its reference: its name, or ``name#k`` when a different cell took the name."""
+    refs: dict[Cell, str] = {}
+    taken = {c.name for c in net.cells()}
+    used: set[str] = set()
+    for c in net.cells():  # stem, stages, head, aux heads: first-use order
+        ref, k = c.name, 1
+        while ref in used or (k > 1 and ref in taken):  # never take another cell's own name
+            k += 1
+            ref = f"{c.name}#{k}"
+        refs[c] = ref
+        used.add(ref)
+    return refs
+
+
+def _network_v2(net: Network) -> dict[str, Any]:
+    refs = _cell_refs(net)
+    d: dict[str, Any] = {"name": net.name, "input_size": list(net.input_size), "num_classes": net.num_classes}
+    if net.drop_path:
+        d.update(drop_path=net.drop_path, drop_path_schedule=net.drop_path_schedule)
+    d["stem"] = refs[net.stem]
+    d["stages"] = [
+        {"cell": refs[s.cell], "repeats": s.repeats, "width": s.width, "stride": s.stride} for s in net.stages
+    ]
+    d["head"] = refs[net.head]
+    if net.aux:
+        d["aux"] = [{"after": a.after, "head": refs[a.head]} for a in net.aux]
+    d["cells"] = {ref: _cell_v2(c, name=ref != c.name) for c, ref in refs.items()}
+    return d
+
+
+def _read_cell_v2(d: Any, what: str) -> Cell:
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{what} must be a JSON object, got {type(d).__name__}")
+    for n in d.get("nodes") or ():
+        inputs = n.get("inputs") if isinstance(n, Mapping) else None
+        if isinstance(inputs, list | tuple) and len(inputs) > 1 and "combine" not in n:
+            raise ValueError(
+                f"cell {d.get('name', '?')!r} node {n.get('name', '?')!r}: field 'combine' is required for a "
+                f"node with several inputs (schema {SCHEMA!r})"
+            )
+    return Cell.from_dict(d)
+
+
+def _read_network_v2(d: dict[str, Any]) -> Network:
+    where = f"network {d.get('name', '?')!r}"
+    table = d.pop("cells", None)
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where}: field 'cells' must be an object of cells by reference")
+    cells = {}
+    for k, c in table.items():  # an entry's name is its reference unless it says otherwise
+        cells[k] = _read_cell_v2({"name": k, **c} if isinstance(c, Mapping) else c, f"{where}: cell {k!r}")
+    used: set[str] = set()
+
+    def ref(value: Any, field: str) -> Cell:
+        if not isinstance(value, str) or value not in cells:
+            raise ValueError(f"{where}: field {field!r} must name an entry of 'cells', got {value!r}")
+        used.add(value)
+        return cells[value]
+
+    d["stem"], d["head"] = ref(d.get("stem"), "stem"), ref(d.get("head"), "head")
+    stages = d.get("stages", ())
+    if not isinstance(stages, list):
+        raise ValueError(f"{where}: field 'stages' must be a list")
+    d["stages"] = [_resolved(s, "cell", ref, f"stages[{i}].cell") for i, s in enumerate(stages)]
+    d["aux"] = [_resolved(a, "head", ref, f"aux[{i}].head") for i, a in enumerate(d.get("aux", ()))]
+    unused = sorted(set(cells) - used)
+    if unused:
+        raise ValueError(f"{where}: field 'cells' has unused entries {', '.join(map(repr, unused))}")
+    return Network.from_dict(d)
+
+
+def _resolved(item: Any, key: str, ref: Callable[[Any, str], Cell], field: str) -> Any:
+    """A stage or aux-head object with its cell reference replaced by the cell (others: as they are,
+    for ``from_dict`` to reject)."""
+    return {**item, key: ref(item.get(key), field)} if isinstance(item, Mapping) else item
+
+
 def from_json(text: str | bytes) -> Genotype:
-    """Parse a genotype written by ``to_json`` (a network or a cell)."""
+    """Parse a genotype document (a network or a cell) of schema v2 or v1."""
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:
@@ -362,13 +483,13 @@ def from_json(text: str | bytes) -> Genotype:
     if not isinstance(d, dict):
         raise ValueError("genotype JSON must be an object")
     schema = d.pop("schema", None)
-    if schema != SCHEMA:
-        raise ValueError(f"genotype JSON field 'schema' must be {SCHEMA!r}, got {schema!r}")
+    if schema not in (SCHEMA, SCHEMA_V1):
+        raise ValueError(f"genotype JSON field 'schema' must be {SCHEMA!r} or {SCHEMA_V1!r}, got {schema!r}")
     kind = d.pop("kind", None)
     if kind == "network":
-        return Network.from_dict(d)
+        return _read_network_v2(d) if schema == SCHEMA else Network.from_dict(d)
     if kind == "cell":
-        return Cell.from_dict(d)
+        return _read_cell_v2(d, "cell") if schema == SCHEMA else Cell.from_dict(d)
     raise ValueError(f"genotype JSON field 'kind' must be 'network' or 'cell', got {kind!r}")
 
 

@@ -103,3 +103,10 @@ register_arch = ARCHS.register
 # search-space name → zero-or-keyword-argument factory returning a SearchSpace.
 SPACES: Registry[Callable[..., Any]] = Registry("search space")
 register_space = SPACES.register
+
+# layout family name → factory(layout, *, cells=None, width=None, auxiliary=True) returning a transform
+# ``(net, *, num_classes, image_size, name=None) -> Network`` that re-stacks a searched network's cells in
+# that layout (e.g. "imagenet": the DARTS/NASNet ImageNet networks). The factory rejects an unknown
+# layout with a ValueError before any work. Metadata: ``layouts``, the named layouts it knows.
+LAYOUTS: Registry[Callable[..., Any]] = Registry("layout family")
+register_layout = LAYOUTS.register

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas.core.errors import ConfigError
+
 _NUM = r"(\d+(?:\.\d*)?|\.\d+)"
 _PATTERNS = [
     (re.compile(rf"^{_NUM}\s*(gpuh|cpuh)$"), "device"),
@@ -76,17 +78,17 @@ class Budget:
     @classmethod
     def parse(cls, text: str) -> Budget:
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"bad budget {text!r}: {_HELP}")
+            raise ConfigError("budget", f"bad budget {text!r}: {_HELP}")
         limits = []
         for part in text.split(","):
             p = part.strip().lower()
             found = [(m, k) for pattern, k in _PATTERNS if (m := pattern.match(p))]
             if not found:
-                raise ValueError(f"bad budget {part.strip()!r}: {_HELP}")
+                raise ConfigError("budget", f"bad budget {part.strip()!r}: {_HELP}")
             m, kind = found[0]
             value, unit = float(m.group(1)), m.group(2)
             if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"bad budget {part.strip()!r}: the amount must be positive")
+                raise ConfigError("budget", f"bad budget {part.strip()!r}: the amount must be positive")
             if kind == "device":
                 limits.append(Limit(unit, value, p))
             elif kind == "wall":
@@ -95,7 +97,7 @@ class Budget:
                 limits.append(Limit("trials", value, p))
         kinds = [lim.kind for lim in limits]
         if len(set(kinds)) != len(kinds):
-            raise ValueError(f"bad budget {text!r}: each kind of limit may appear once")
+            raise ConfigError("budget", f"bad budget {text!r}: each kind of limit may appear once")
         return cls(tuple(limits), ",".join(lim.text for lim in limits))
 
     def kind(self, name: str) -> Limit | None:
@@ -104,12 +106,15 @@ class Budget:
     def check_resources(self, cpus_per_trial: float, gpus_per_trial: float) -> None:
         """A device-hour budget must count a device the trials actually hold."""
         if self.kind("gpuh") and gpus_per_trial <= 0:
-            raise ValueError(
-                f"budget {self.text!r} counts GPU-hours but trials hold no GPU (--gpus-per-trial 0); "
-                "use a 'cpuh' or wall-time budget, or give trials a GPU"
+            raise ConfigError(
+                "gpus_per_trial",
+                f"budget {self.text!r} counts GPU-hours but trials hold no GPU (gpus_per_trial 0); "
+                "use a 'cpuh' or wall-time budget, or give trials a GPU",
             )
         if self.kind("cpuh") and cpus_per_trial <= 0:
-            raise ValueError(f"budget {self.text!r} counts CPU-hours but trials hold no CPU")
+            raise ConfigError(
+                "cpus_per_trial", f"budget {self.text!r} counts CPU-hours but trials hold no CPU"
+            )
 
     def allows_launch(self, ledger: Ledger, running: int, gpus: float, cpus: float) -> bool:
         """Would launching one more trial (with ``running`` trials still in flight) stay in budget?"""

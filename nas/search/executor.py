@@ -1,4 +1,4 @@
-"""Executors: run a :class:`~nas.search.run.Search`'s trials inline or through Ray Tune.
+"""Executors: run a :class:`~nas.search.driver.Search`'s trials inline or through Ray Tune.
 
 ``inline``
     A loop in this process (one trial at a time): for cheap objectives — tables, zero-cost scores.
@@ -25,7 +25,9 @@ import math
 import os
 from typing import Any
 
-from nas.search.objectives import Job, Result, run_job
+from nas.core.errors import ConfigError
+from nas.search.driver import Search
+from nas.search.objectives import Job, Objective, Result, run_job
 
 _TUNE_ENV = {
     # no per-trial CSV/JSON/TensorBoard files: the run's trials.csv is the record
@@ -36,19 +38,20 @@ _TUNE_ENV = {
 }
 
 
-def execute(search: Any) -> None:
+def execute(search: Search) -> None:
+    """Run ``search``'s trials with the executor its config names."""
     if search.config.executor == "inline":
         run_inline(search)
     elif search.config.executor == "ray":
         run_ray(search)
     else:
-        raise ValueError(f"unknown executor {search.config.executor!r} (choose from ray, inline)")
+        raise ConfigError("executor", f"unknown {search.config.executor!r} (choose from ray, inline)")
 
 
 # ------------------------------------------------------------------------------------------- inline
 
 
-def run_inline(search: Any) -> None:
+def run_inline(search: Search) -> None:
     objective = search.objective
     while True:
         job = search.next_job(running=0)
@@ -63,11 +66,12 @@ def run_inline(search: Any) -> None:
 # ---------------------------------------------------------------------------------------------- ray
 
 
-def _trainable(config: dict[str, Any], objective: Any = None) -> None:
+def _trainable(config: dict[str, Any], objective: Objective | None = None) -> None:
     """Tune function trainable: one job, interim reports per epoch, one final report."""
-    import ray
-    from ray import tune
+    import ray  # heavy: imported only when the Ray executor runs
+    from ray import tune  # heavy: imported only when the Ray executor runs
 
+    assert objective is not None  # tune.with_parameters supplies it
     job = Job(**config["job"])
     try:
         node = ray.get_runtime_context().get_node_id()
@@ -102,12 +106,12 @@ def _trainable(config: dict[str, Any], objective: Any = None) -> None:
 
 
 def _searcher_class() -> type:
-    from ray.tune.search import Searcher
+    from ray.tune.search import Searcher  # heavy: imported only when the Ray executor runs
 
     class NasSearcher(Searcher):
         """Tune ``Searcher`` adapter: Tune asks for configs, the search proposes (and dedups, and budgets)."""
 
-        def __init__(self, search: Any) -> None:
+        def __init__(self, search: Search) -> None:
             super().__init__(metric="score", mode="max")
             self.search = search
             self.jobs: dict[str, Job] = {}
@@ -185,9 +189,9 @@ def _trial_name(trial: Any) -> str:
     return f"trial_{job.get('trial_id', trial.trial_id)}"
 
 
-def _init_ray(search: Any) -> bool:
+def _init_ray(search: Search) -> bool:
     """Connect to (or start) Ray; True if we started it (so we also shut it down)."""
-    import ray
+    import ray  # heavy: imported only when the Ray executor runs
 
     cfg = search.config
     if ray.is_initialized():
@@ -201,20 +205,18 @@ def _init_ray(search: Any) -> bool:
                 address=cfg.address, log_to_driver=False, configure_logging=True, logging_level=logging.ERROR
             )
         except ConnectionError as e:
-            raise ValueError(f"cannot join the Ray cluster at {cfg.address!r}: {e}") from None
+            raise ConfigError("address", f"cannot join the Ray cluster at {cfg.address!r}: {e}") from None
     else:
         # "local": always a fresh instance of our own, never a cluster someone else started on this machine.
         ray.init(address="local", num_cpus=cfg.num_cpus, **quiet)
     return True
 
 
-def _concurrency(search: Any) -> int:
-    import ray
+def _concurrency(search: Search) -> int:
+    import ray  # heavy: imported only when the Ray executor runs
 
     cfg = search.config
-    if cfg.concurrency:
-        if cfg.concurrency < 1:
-            raise ValueError("--concurrency must be >= 1")
+    if cfg.concurrency:  # >= 1: SearchConfig checked it
         return int(cfg.concurrency)
     res = ray.cluster_resources()
     n = math.inf
@@ -232,9 +234,9 @@ def _concurrency(search: Any) -> int:
     return int(n)
 
 
-def _check_fits(search: Any) -> None:
+def _check_fits(search: Search) -> None:
     """Fail fast when the trials ask for more than any node has (Tune would wait forever)."""
-    import ray
+    import ray  # heavy: imported only when the Ray executor runs
 
     cfg = search.config
     for node in ray.nodes():
@@ -248,11 +250,11 @@ def _check_fits(search: Any) -> None:
     )
 
 
-def run_ray(search: Any) -> None:
+def run_ray(search: Search) -> None:
     for k, v in _TUNE_ENV.items():
         os.environ.setdefault(k, v)
-    import ray
-    from ray import tune
+    import ray  # heavy: imported only when the Ray executor runs
+    from ray import tune  # heavy: imported only when the Ray executor runs
 
     cfg = search.config
     started = _init_ray(search)
@@ -266,7 +268,7 @@ def run_ray(search: Any) -> None:
         )
         scheduler = None
         if cfg.early_stop == "asha":
-            from ray.tune.schedulers import ASHAScheduler
+            from ray.tune.schedulers import ASHAScheduler  # heavy: imported only when the Ray executor runs
 
             a = dict(cfg.asha)
             scheduler = ASHAScheduler(

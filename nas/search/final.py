@@ -21,14 +21,24 @@ skips every (trial, target, seed) already recorded, and a different target is a 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+
+from nas.core.errors import ConfigError, first_line
+from nas.core.genotype import from_json
+from nas.data.datasets import load_dataset
+from nas.search.trials import TrialsTable
+from nas.stats import finite_round, rank_agreement
+from nas.train.presets import PRESETS, Preset, apply_preset, get_preset
+from nas.train.trainer import Trainer, check_device, fit_genotype
 
 FINAL_COLUMNS = [
     "trial_id",
@@ -52,7 +62,6 @@ FINAL_COLUMNS = [
 _INT = ("trial_id", "seed", "params", "macs")
 _FLOAT = ("proxy_score", "target_score", "val_top1", "test_top1", "cpu_s", "wall_s", "finished_at")
 DEFAULT_TARGET_PRESET = "small"
-MIN_CORRELATION_N = 3  # fewer candidates: ρ and τ are not reported
 
 Transfer = Callable[[Any, int, int, Any], Any]
 """``(network, num_classes, image_size, preset) -> network``: a search genotype → the network trained on
@@ -64,19 +73,14 @@ the target (e.g. CIFAR cells stacked in an ImageNet layout)."""
 
 def read_run(run_dir: str | Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
     """``(directory, config.json, trial rows)`` of a search run; ``ValueError`` if it is not one."""
-    from nas.search.run import TrialsTable
-
-    class _ReadOnly(TrialsTable):
-        def _rewrite_csv(self) -> None:  # never touch the table of a run that may still be going
-            pass
-
     d = Path(run_dir)
     if not (d / "config.json").is_file() or not (d / "trials.csv").is_file():
         raise ValueError(f"{str(d)!r} is not a run directory (no config.json and trials.csv)")
     with open(d / "trials.csv", newline="") as f:
         header = next(csv.reader(f), [])
     extra = [c for c in header if c.startswith("zc_")]  # zero-cost columns of runs that recorded them
-    return d, json.loads((d / "config.json").read_text()), _ReadOnly(d, extra=extra).rows
+    # read only: never touch the table of a run that may still be going
+    return d, json.loads((d / "config.json").read_text()), TrialsTable(d, extra=extra, read_only=True).rows
 
 
 def proxy_label(objective: Mapping[str, Any]) -> str:
@@ -160,8 +164,6 @@ class FinalTable:
         self.write_parquet()
 
     def write_parquet(self) -> None:
-        import pandas as pd
-
         df = pd.DataFrame(self.rows, columns=FINAL_COLUMNS)
         for c in _INT:
             df[c] = df[c].astype("Int64")
@@ -173,20 +175,6 @@ class FinalTable:
 
 
 # ------------------------------------------------------------------------------------- agreement
-
-
-def finite_round(v: float, digits: int = 4) -> float | None:
-    return round(float(v), digits) if v is not None and math.isfinite(v) else None
-
-
-def correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
-    """``n``, Spearman ρ and Kendall τ (None below :data:`MIN_CORRELATION_N` points or when constant)."""
-    from nas.calibration.calibrate import kendall, spearman
-
-    n = len(x)
-    if n < MIN_CORRELATION_N:
-        return {"n": n, "spearman": None, "kendall": None}
-    return {"n": n, "spearman": finite_round(spearman(x, y)), "kendall": finite_round(kendall(x, y))}
 
 
 def candidate_means(rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -221,7 +209,7 @@ def final_agreement(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             {
                 "target": target,
                 "proxy": group[0]["proxy"],
-                **correlation(proxy, score),
+                **rank_agreement(proxy, score),
                 "rows": len(group),
                 "proxy_best": best_p,
                 "target_best": best_t,
@@ -270,36 +258,15 @@ def final_train(
     """Train the ``top`` best candidates of a run with ``preset`` (see the module docstring); returns a
     summary with the rows trained now, how many were already done, failures and the agreement.
     ``transfer``: ``(label, function)`` turning each candidate into the network to train."""
-    from nas.train.presets import PRESETS, get_preset
-
     directory, config, trials = read_run(run_dir)
     if top < 1:
-        raise ValueError(f"--top must be >= 1, got {top}")
+        raise ConfigError("top", f"must be >= 1, got {top}")
     if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    from nas.train.trainer import check_device
-
+        raise ConfigError("seeds", f"must be >= 1, got {seeds}")
     check_device(device)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    overrides = {str(k).replace("-", "_"): v for k, v in (overrides or {}).items()}
-    for k in ("seed", "evaluate_test"):
-        if k in overrides:
-            raise ValueError(f"--set {k}=… is not allowed: final training sets it (use --seeds for seeds)")
-    try:
-        get_preset(preset, **overrides)
-    except ValueError as e:
-        raise ValueError(f"--set: {e}") from None
+    overrides = _target_overrides(preset, overrides)
     objective = config.get("objective") or {}
-    if dataset is None:
-        if objective.get("kind") != "train":
-            raise ValueError(
-                f"--dataset is required: run {directory.name!r} used the {objective.get('kind')!r} "
-                "objective, which names no data set"
-            )
-        dataset, data = objective.get("dataset") or "cifar10", data or objective.get("data")
-    if data is not None and not Path(data).expanduser().exists():
-        raise ValueError(f"--data {str(data)!r} does not exist")
+    dataset, data = _target_data(directory, objective, dataset, data)
     candidates = top_candidates(trials, top)
     if not candidates:
         raise ValueError(f"run {directory.name!r} has no successful (status ok) trials to train")
@@ -310,13 +277,12 @@ def final_train(
     done = table.done()
     todo = [(c, s) for c in candidates for s in range(seeds) if (c["trial_id"], target, s) not in done]
     log = (lambda _m: None) if quiet else (lambda m: print(m, file=stream or sys.stderr, flush=True))
-    trained, failed = [], []
+    trained: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     if todo:
         log(
             f"{len(todo)} training(s) on target {target} ({len(candidates) * seeds - len(todo)} already done)"
         )
-        from nas.data.datasets import load_dataset
-
         ds = load_dataset(dataset, data, **get_preset(preset, **overrides).data_options())
         for i, (cand, seed) in enumerate(todo, start=1):
             label = cand.get("arch") or cand.get("name") or cand["key"]
@@ -326,14 +292,13 @@ def final_train(
                     cand, ds, get_preset(preset, **overrides, seed=seed), device, transfer and transfer[1]
                 )
             except (ValueError, RuntimeError) as e:  # one candidate that cannot train must not stop the rest
-                failed.append({"trial_id": cand["trial_id"], "seed": seed, "error": str(e).splitlines()[0]})
+                failed.append({"trial_id": cand["trial_id"], "seed": seed, "error": first_line(e)})
                 log(f"  failed: {failed[-1]['error']}")
                 continue
             row.update(proxy=proxy, target=target, seed=seed)
             table.append(row)
             trained.append(row)
             log(f"  proxy {row['proxy_score']:.4g} → target {row['target_score']:.4g}")
-    agreement = next((a for a in final_agreement(table.rows) if a["target"] == target), None)
     return {
         "run": str(directory),
         "final_csv": str(table.csv_path),
@@ -343,21 +308,50 @@ def final_train(
         "trained": trained,
         "skipped": len(candidates) * seeds - len(todo),
         "failed": failed,
-        "agreement": agreement,
+        "agreement": next((a for a in final_agreement(table.rows) if a["target"] == target), None),
     }
 
 
+def _target_overrides(preset: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The target preset's field overrides, checked against the preset (final training sets the seed and
+    evaluates the test split itself)."""
+    if preset not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    out = {str(k).replace("-", "_"): v for k, v in (overrides or {}).items()}
+    for k in ("seed", "evaluate_test"):
+        if k in out:
+            raise ConfigError(
+                "overrides", f"{k}=… is not allowed: final training sets it (seeds sets the seeds)"
+            )
+    try:
+        get_preset(preset, **out)
+    except ValueError as e:
+        raise ConfigError("overrides", str(e)) from None
+    return out
+
+
+def _target_data(
+    directory: Path, objective: Mapping[str, Any], dataset: str | None, data: str | Path | None
+) -> tuple[str, str | Path | None]:
+    """The target's data set: ``dataset`` / ``data``, else the run's training objective's."""
+    if dataset is None:
+        if objective.get("kind") != "train":
+            raise ConfigError(
+                "dataset",
+                f"is required: run {directory.name!r} used the {objective.get('kind')!r} objective, "
+                "which names no data set",
+            )
+        dataset, data = objective.get("dataset") or "cifar10", data or objective.get("data")
+    if data is not None and not Path(data).expanduser().exists():
+        raise ConfigError("data", f"{str(data)!r} does not exist")
+    return dataset, data
+
+
 def _train_one(
-    cand: Mapping[str, Any], ds: Any, preset: Any, device: str | None, transfer: Transfer | None = None
+    cand: Mapping[str, Any], ds: Any, preset: Preset, device: str | None, transfer: Transfer | None = None
 ) -> dict[str, Any]:
     """Like the training objective (fit to the data set, shrink by the preset), but scored on test; with
     ``transfer``, the transferred network (which takes the preset's cells and width itself)."""
-    import dataclasses
-
-    from nas.core.genotype import from_json
-    from nas.train.presets import apply_preset
-    from nas.train.trainer import Trainer, fit_genotype
-
     net = from_json(cand["genotype"])
     if transfer is not None:
         net = transfer(net, ds.num_classes, int(ds.image_size[-1]), preset)

@@ -15,20 +15,25 @@ followed by agreement sections, each shown only when the run has the data for it
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.core.archcodec import ArchCodec
+from nas.core.errors import ConfigError
+from nas.core.registry import SPACES
+from nas.core.space import SearchSpace
+from nas.search.budget import Budget, Ledger
 from nas.search.final import (
     FinalTable,
-    correlation,
+    candidate_means,
     final_agreement,
-    finite_round,
     format_agreement,
     proxy_label,
     read_run,
 )
+from nas.stats import finite_or_none, is_finite, rank_agreement
+from nas.truth import DEFAULT_TARGET_COLUMN, load_truth
 
 TRIAL_FIELDS = ("trial_id", "score", "params", "macs", "arch", "name", "key")
 
@@ -37,16 +42,8 @@ def _trial(r: Mapping[str, Any]) -> dict[str, Any]:
     return {k: r.get(k) for k in TRIAL_FIELDS}
 
 
-def _finite(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
-
-
-def _canonical(space: Any) -> Callable[[Mapping[str, Any]], str | None]:
+def _canonical(space: SearchSpace) -> Callable[[Mapping[str, Any]], str | None]:
     """A trial row → its arch in the codec's canonical text (None when it has none)."""
-    from nas.search.objectives import ArchCodec
-
     codec = ArchCodec(space)
 
     def key(r: Mapping[str, Any]) -> str | None:
@@ -60,10 +57,9 @@ def _canonical(space: Any) -> Callable[[Mapping[str, Any]], str | None]:
     return key
 
 
-def _load_truth(space: Any, path: str | Path, arch_column: str, target_column: str) -> dict[str, float]:
-    from nas.calibration.calibrate import load_truth
-    from nas.search.objectives import ArchCodec
-
+def _load_truth(
+    space: SearchSpace, path: str | Path, arch_column: str, target_column: str
+) -> dict[str, float]:
     codec = ArchCodec(space)
     out: dict[str, float] = {}
     for arch, value in load_truth(path, arch_column, target_column):
@@ -72,9 +68,8 @@ def _load_truth(space: Any, path: str | Path, arch_column: str, target_column: s
         except (ValueError, TypeError, KeyError):
             continue  # an arch outside this run's space cannot match a trial
     if not out:
-        raise ValueError(
-            f"--truth {str(path)!r}: no entry of column {arch_column!r} is an arch of space "
-            f"{getattr(space, 'name', '?')!r}"
+        raise ConfigError(
+            "truth", f"{str(path)!r}: no entry of column {arch_column!r} is an arch of space {space.name!r}"
         )
     return out
 
@@ -90,7 +85,7 @@ def report(
     """The report of a run as a dict (see the module docstring; :func:`format_report` renders it)."""
     directory, config, rows = read_run(run_dir)
     if top < 0:
-        raise ValueError(f"--top must be >= 0, got {top}")
+        raise ConfigError("top", f"must be >= 0, got {top}")
     objective = config.get("objective") or {}
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "failed", "stopped")}
     counts.update(total=len(rows), cached=sum(bool(r["cached"]) for r in rows))
@@ -117,32 +112,9 @@ def report(
         agreement["proxy_target"] = final_agreement(final_rows)
     truth_of: dict[int, float] = {}
     if truth is not None:
-        if not config.get("space"):
-            raise ValueError(f"--truth: run {directory.name!r} has no search space to read arch strings with")
-        from nas.calibration.calibrate import DEFAULT_TARGET_COLUMN
-        from nas.core.registry import SPACES
-
-        column = target_column or DEFAULT_TARGET_COLUMN
-        space = SPACES[config["space"]](**(config.get("space_options") or {}))
-        table = _load_truth(space, truth, arch_column, column)
-        key = _canonical(space)
-        truth_of = {r["trial_id"]: table[k] for r in ran if (k := key(r)) is not None and k in table}
+        truth_of, vs_truth = _truth(directory, config, ran, truth, arch_column, target_column)
         if truth_of:
-            from nas.calibration.calibrate import top_precision
-
-            ids = sorted(truth_of)
-            x = [next(r["score"] for r in ran if r["trial_id"] == i) for i in ids]
-            y = [truth_of[i] for i in ids]
-            c = correlation(x, y)
-            agreement["truth"] = {
-                "table": str(truth),
-                "column": column,
-                **c,
-                "of_trials": len(ran),
-                "top10_precision": finite_round(top_precision(x, y, 0.1))
-                if c["spearman"] is not None
-                else None,
-            }
+            agreement["truth"] = vs_truth
     zc = _zero_cost(ran, final_rows, truth_of, own=f"zc_{objective.get('proxy')}")
     if zc:
         agreement["zero_cost"] = zc
@@ -153,9 +125,35 @@ def report(
     return out
 
 
-def _cost(directory: Path, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    from nas.search.budget import Budget, Ledger
+def _truth(
+    directory: Path,
+    config: Mapping[str, Any],
+    ran: Sequence[Mapping[str, Any]],
+    truth: str | Path,
+    arch_column: str,
+    target_column: str | None,
+) -> tuple[dict[int, float], dict[str, Any]]:
+    """Per trial in the truth table its true score, and the agreement of trial scores with it."""
+    if not config.get("space"):
+        raise ConfigError("truth", f"run {directory.name!r} has no search space to read arch strings with")
+    column = target_column or DEFAULT_TARGET_COLUMN
+    space = SPACES[config["space"]](**(config.get("space_options") or {}))
+    table = _load_truth(space, truth, arch_column, column)
+    key = _canonical(space)
+    truth_of = {r["trial_id"]: table[k] for r in ran if (k := key(r)) is not None and k in table}
+    ids = sorted(truth_of)
+    x = [next(r["score"] for r in ran if r["trial_id"] == i) for i in ids]
+    y = [truth_of[i] for i in ids]
+    agreement = {
+        "table": str(truth),
+        "column": column,
+        **rank_agreement(x, y, top_fraction=0.1),
+        "of_trials": len(ran),
+    }
+    return truth_of, agreement
 
+
+def _cost(directory: Path, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     path = directory / "ledger.json"
     led = json.loads(path.read_text()) if path.is_file() else {}
     budget = led.get("budget")
@@ -177,14 +175,12 @@ def _zero_cost(
 ) -> list[dict[str, Any]]:
     """Each ``zc_*`` metric vs the trial score, every target of final.csv, and the truth; the metric
     ``own`` (the zero-cost objective's proxy, which *is* the score) not against the score."""
-    from nas.search.final import candidate_means
-
     names = sorted(
         {
             k
             for r in ran
             for k, v in (r["metrics"] or {}).items()
-            if k.startswith("zc_") and k != "zc_cpu_s" and _finite(v) is not None  # a cost, not a proxy
+            if k.startswith("zc_") and k != "zc_cpu_s" and is_finite(v)  # a cost, not a proxy
         }
     )
     refs: list[tuple[str, dict[int, float]]] = [("score", {r["trial_id"]: r["score"] for r in ran})]
@@ -195,15 +191,15 @@ def _zero_cost(
         refs.append(("truth", dict(truth_of)))
     out = []
     for name in names:
-        values = {r["trial_id"]: v for r in ran if (v := _finite((r["metrics"] or {}).get(name))) is not None}
+        metric = {r["trial_id"]: finite_or_none((r["metrics"] or {}).get(name)) for r in ran}
+        values = {i: v for i, v in metric.items() if v is not None}
         for vs, ref in refs:
             if name == own and vs == "score":
                 continue
             ids = sorted(set(values) & set(ref))
             if ids:
-                out.append(
-                    {"metric": name, "vs": vs, **correlation([values[i] for i in ids], [ref[i] for i in ids])}
-                )
+                agreement = rank_agreement([values[i] for i in ids], [ref[i] for i in ids])
+                out.append({"metric": name, "vs": vs, **agreement})
     return out
 
 
@@ -217,7 +213,7 @@ def _rungs(ran: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
             continue
         points = {}
         for p in curve:
-            if isinstance(p, list | tuple) and len(p) == 2 and (v := _finite(p[1])) is not None:
+            if isinstance(p, list | tuple) and len(p) == 2 and (v := finite_or_none(p[1])) is not None:
                 points[int(p[0])] = v
         if points:
             curves[r["trial_id"]] = points
@@ -230,7 +226,7 @@ def _rungs(ran: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     per_epoch = []
     for e in epochs:
         ids = sorted(i for i, c in full.items() if e in c)
-        c = correlation([full[i][e] for i in ids], [final[i] for i in ids])
+        c = rank_agreement([full[i][e] for i in ids], [final[i] for i in ids])
         per_epoch.append({"epoch": e, "n": c["n"], "spearman": c["spearman"]})
     return {"last_epoch": last, "trials": len(full), "epochs": per_epoch}
 

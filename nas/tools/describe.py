@@ -66,28 +66,46 @@ def describe(
     ``depth`` counts conv and fully-connected layers along the longest path (VGG-16 → 16, ResNet-50 → 50);
     ``activation_bytes`` sums every layer's fp32 output for one image.
     """
-    if isinstance(arch, nn.Module):
-        model = arch
-        net = getattr(model, "genotype", None)
-        if net is None:
-            raise TypeError("describe() takes a genotype, a zoo name, a path or a network built by nas.build")
-    else:
-        net = resolve(arch)
-        if not isinstance(net, Network):
-            raise TypeError("describe() takes a network genotype, not a single cell")
-        size = (
-            None
-            if input_size is None
-            else (input_size, input_size)
-            if isinstance(input_size, int)
-            else input_size
-        )
-        with torch.device("meta"):
-            model = build(net, num_classes=num_classes, input_size=size)
-        net = model.genotype
-    in_shape = (1, *net.input_size)
-
+    model = _model(arch, input_size, num_classes)
+    net = model.genotype
     leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    shapes, flops = _trace(model, leaves, (1, *net.input_size))
+    root = type(model).__name__
+    layers = [
+        _layer(name, m, *shapes[name], sum(flops.get(f"{root}.{name}", {}).values()) // 2)
+        for name, m in leaves
+        if name in shapes  # else not on the eval path (auxiliary heads)
+    ]
+    total_params = sum(p.numel() for p in model.parameters())
+    return {
+        "name": net.name,
+        "input_size": list(net.input_size),
+        "params": total_params,
+        "macs": sum(flops.get("Global", {}).values()) // 2,
+        "depth": model.depth,
+        "activation_bytes": int(sum(layer.activation_kb for layer in layers) * 1024),
+        "layers": [asdict(layer) for layer in layers],
+    }
+
+
+def _model(arch: Any, input_size: int | tuple[int, int] | None, num_classes: int | None) -> nn.Module:
+    """The network to describe: ``arch`` itself if already built, else built on the meta device."""
+    if isinstance(arch, nn.Module):
+        if getattr(arch, "genotype", None) is None:
+            raise TypeError("describe() takes a genotype, a zoo name, a path or a network built by nas.build")
+        return arch
+    net = resolve(arch)
+    if not isinstance(net, Network):
+        raise TypeError("describe() takes a network genotype, not a single cell")
+    size = (input_size, input_size) if isinstance(input_size, int) else input_size
+    with torch.device("meta"):
+        return build(net, num_classes=num_classes, input_size=size)
+
+
+def _trace(
+    model: nn.Module, leaves: list[tuple[str, nn.Module]], in_shape: tuple[int, ...]
+) -> tuple[dict[str, tuple[tuple[int, ...], tuple[int, ...]]], dict[str, dict[Any, int]]]:
+    """One meta forward: each leaf's (input, output) shape, first call only, and the FLOP counts."""
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def record(name: str):
@@ -104,44 +122,26 @@ def describe(
     finally:
         for h in handles:
             h.remove()
-    flops = counter.get_flop_counts()
-    root = type(model).__name__
+    return shapes, counter.get_flop_counts()
 
-    layers: list[Layer] = []
-    for name, m in leaves:
-        if name not in shapes:
-            continue  # not on the eval path (auxiliary heads)
-        i, o = shapes[name]
-        macs = sum(flops.get(f"{root}.{name}", {}).values()) // 2
-        params = sum(p.numel() for p in m.parameters(recurse=False))
-        layers.append(
-            Layer(
-                name=name,
-                type=type(m).__name__,
-                in_channels=i[1] if len(i) > 1 else 0,
-                in_hw=_hw(i),
-                filters=getattr(m, "out_channels", getattr(m, "out_features", None)),
-                kernel=_attr(m, "kernel_size"),
-                stride=_attr(m, "stride"),
-                padding=_attr(m, "padding"),
-                out_channels=o[1] if len(o) > 1 else 0,
-                out_hw=_hw(o),
-                activation_kb=round(torch.Size(o[1:]).numel() * 4 / 1024, 2),
-                params=params,
-                macs=macs,
-                activation=type(m).__name__.lower() if isinstance(m, _ACTIVATIONS) else "",
-            )
-        )
-    total_params = sum(p.numel() for p in model.parameters())
-    return {
-        "name": net.name,
-        "input_size": list(net.input_size),
-        "params": total_params,
-        "macs": sum(flops.get("Global", {}).values()) // 2,
-        "depth": model.depth,
-        "activation_bytes": int(sum(layer.activation_kb for layer in layers) * 1024),
-        "layers": [asdict(layer) for layer in layers],
-    }
+
+def _layer(name: str, m: nn.Module, i: tuple[int, ...], o: tuple[int, ...], macs: int) -> Layer:
+    return Layer(
+        name=name,
+        type=type(m).__name__,
+        in_channels=i[1] if len(i) > 1 else 0,
+        in_hw=_hw(i),
+        filters=getattr(m, "out_channels", getattr(m, "out_features", None)),
+        kernel=_attr(m, "kernel_size"),
+        stride=_attr(m, "stride"),
+        padding=_attr(m, "padding"),
+        out_channels=o[1] if len(o) > 1 else 0,
+        out_hw=_hw(o),
+        activation_kb=round(torch.Size(o[1:]).numel() * 4 / 1024, 2),
+        params=sum(p.numel() for p in m.parameters(recurse=False)),
+        macs=macs,
+        activation=type(m).__name__.lower() if isinstance(m, _ACTIVATIONS) else "",
+    )
 
 
 COLUMNS = [

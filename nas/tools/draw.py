@@ -106,9 +106,9 @@ def cells_to_draw(genotype: Genotype, which: str | None = None) -> list[Cell]:
 
 def draw(genotype: Genotype, path: str | Path, cell: str | None = None) -> Path:
     """Draw a cell (or a network's distinct stage cells, at most four) to PNG/SVG/PDF by extension."""
-    import matplotlib
+    import matplotlib  # optional and slow to import: only drawing needs it
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only, no display; must precede the pyplot import
     import matplotlib.pyplot as plt
 
     path = Path(path)

@@ -1,7 +1,7 @@
 """Fidelity presets: how much data, how many epochs and how big a network a trial gets.
 
 A preset is DATA (the ``PRESETS`` table); :func:`get_preset` turns a row plus any overrides into a
-:class:`Preset`, a :class:`nas.train.trainer.TrainConfig` with the data and network fields added. Every field
+:class:`Preset`, a :class:`nas.train.config.TrainConfig` with the data and network fields added. Every field
 can be overridden (``get_preset("small", epochs=5, width=None)``); an unknown preset or field is a
 ``ValueError``.
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from nas.core.genotype import AuxHead, Cell, Network, Stage
-from nas.train.trainer import TrainConfig
+from nas.train.config import TrainConfig
 
 
 @dataclass(frozen=True)

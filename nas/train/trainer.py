@@ -1,198 +1,48 @@
 """The trainer every trial uses: SGD, schedules, regularisation, mixed precision, checkpoints.
 
 ``Trainer(arch, data, config).fit()`` trains a zoo name, genotype or network built by ``nas.build``
-on a :class:`nas.data.datasets.Dataset` and returns a result dict: validation / test top-1 and top-5 (percent)
-and loss, parameters, multiply-adds, training seconds, images per second, the fraction of step time
-spent waiting for data, and peak memory.
+on a :class:`nas.data.datasets.Dataset` with a :class:`nas.train.config.TrainConfig` and returns a result
+dict: validation / test top-1 and top-5 (percent) and loss, parameters, multiply-adds, training seconds,
+images per second, the fraction of step time spent waiting for data, and peak memory.
 
-* SGD with momentum (optionally Nesterov); no weight decay on BN parameters and biases (ndim <= 1).
-* Per-step learning rate: ``cosine`` (to ``min_lr``), ``onecycle`` (from lr/25 up to lr, then cosine
-  down), ``exp`` (× ``lr_gamma`` per epoch, DARTS's ImageNet recipe) or ``constant``; all with an
-  optional linear warm-up of ``warmup_epochs``.
-* Label smoothing, gradient clipping (global norm), auxiliary-head loss (``aux_weight``; networks
-  with aux heads return ``(logits, *aux)`` in training mode), drop-path ramped linearly from 0 to its
-  rate over the epochs (DARTS) through ``model.set_drop_path``.
+* Networks with aux heads return ``(logits, *aux)`` in training mode; drop-path is set each epoch
+  through ``model.set_drop_path``.
 * CUDA: bf16 (or fp16 with loss scaling) autocast and channels-last; ``torch.compile`` on request.
-* Deterministic seeding; the learning rate and the data order are functions of the step / epoch,
-  and the checkpoint (written atomically after every epoch, loaded with ``weights_only=True``)
-  holds the model, optimizer, scaler, RNG states (torch, CUDA, Python, NumPy), loader state and
-  history, so a resumed run ends exactly where an uninterrupted one does.
+* Deterministic seeding (:mod:`nas.train.seeding`); the learning rate and the data order are functions
+  of the step / epoch, and the checkpoint (written atomically after every epoch, loaded with
+  ``weights_only=True``) holds the model, optimizer, scaler, RNG states (torch, CUDA, Python, NumPy),
+  loader state and history, so a resumed run ends exactly where an uninterrupted one does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import math
 import os
-import random
 import resource
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from nas.core.compile import build, validate
+from nas.core.errors import ConfigError, first_line
 from nas.core.genotype import Network
 from nas.core.resolve import resolve
+from nas.data.augment import AugmentSpec
+from nas.tools.describe import describe
+from nas.train.config import TRAJECTORY_FIELDS, TrainConfig, lr_at
+from nas.train.metrics import MetricsWriter
+from nas.train.seeding import rng_state, seed_everything, set_rng_state
 
-SCHEDULES = ("cosine", "onecycle", "exp", "constant")
-AMP_MODES = ("auto", "bf16", "fp16", "none")
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "nas.checkpoint/1"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a training run (see the module docstring for the meaning)."""
-
-    epochs: int = 1
-    batch_size: int = 128
-    eval_batch_size: int = 512
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    min_lr: float = 0.0
-    lr_gamma: float = 0.97
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None
-    drop_path: float | None = None  # None: the genotype's own rate
-    aux_weight: float = 0.0
-    crop_padding: int = 4
-    flip: bool = True
-    cutout: int = 0
-    amp: str = "auto"
-    channels_last: bool | None = None  # None: on CUDA and CPU (see _auto_channels_last)
-    compile: bool = False
-    seed: int = 0
-    deterministic: bool = True
-    eval_every: int = 1
-    evaluate_test: bool = True
-    workers: int | None = None
-
-    def __post_init__(self) -> None:
-        def bad(field: str, why: str) -> ValueError:
-            return ValueError(f"training option {field!r} {why}")
-
-        if self.epochs < 0:
-            raise bad("epochs", f"must be >= 0, got {self.epochs}")
-        if self.batch_size < 1 or self.eval_batch_size < 1:
-            raise bad("batch_size", "must be >= 1")
-        if self.lr <= 0:
-            raise bad("lr", f"must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise bad("momentum", f"must be in [0, 1), got {self.momentum}")
-        if self.nesterov and self.momentum == 0:
-            raise bad("nesterov", "needs momentum > 0")
-        if self.weight_decay < 0:
-            raise bad("weight_decay", "must be >= 0")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.warmup_epochs < 0 or (self.epochs and self.warmup_epochs > self.epochs):
-            raise bad("warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
-        if not 0 <= self.label_smoothing < 1:
-            raise bad("label_smoothing", "must be in [0, 1)")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise bad("grad_clip", "must be > 0 (or None)")
-        if self.drop_path is not None and not 0 <= self.drop_path < 1:
-            raise bad("drop_path", "must be in [0, 1) (or None)")
-        if self.aux_weight < 0:
-            raise bad("aux_weight", "must be >= 0")
-        if self.crop_padding < 0 or self.cutout < 0:
-            raise bad("crop_padding/cutout", "must be >= 0")
-        if self.amp not in AMP_MODES:
-            raise bad("amp", f"must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-        if self.eval_every < 1:
-            raise bad("eval_every", "must be >= 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
-
-
-# Fields that change the trajectory of a run: a checkpoint is only resumed when they agree.
-TRAJECTORY_FIELDS = (
-    "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs",
-    "min_lr", "lr_gamma", "label_smoothing", "grad_clip", "drop_path", "aux_weight", "crop_padding",
-    "flip", "cutout", "seed",
-)  # fmt: skip
-
-
-def lr_at(step: int, total: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
-    """The learning rate of optimisation step ``step`` (0-based) of ``total``."""
-    base = cfg.lr
-    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
-    if cfg.schedule == "onecycle":
-        peak = warm if warm > 0 else int(0.3 * total)
-        start = base / 25.0
-        end = cfg.min_lr if cfg.min_lr > 0 else start / 1e4
-        if step < peak:
-            return start + (base - start) * 0.5 * (1 - math.cos(math.pi * step / peak))
-        t = (step - peak) / max(1, total - peak)
-        return end + (base - end) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-    if step < warm:
-        return base * (step + 1) / warm
-    if cfg.schedule == "cosine":
-        t = (step - warm) / max(1, total - warm)
-        return cfg.min_lr + (base - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-    if cfg.schedule == "exp":
-        return base * cfg.lr_gamma ** ((step - warm) // max(1, steps_per_epoch))
-    return base
-
-
-def seed_everything(seed: int, deterministic: bool = True, cuda: bool = False) -> None:
-    """Seed Python, NumPy and torch (all devices); on CUDA with ``deterministic``, pick deterministic
-    kernels (cuDNN, cuBLAS workspace) instead of autotuned ones."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if cuda:
-        torch.backends.cudnn.benchmark = not deterministic
-        torch.backends.cudnn.deterministic = deterministic
-        if deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
-
-def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state(legacy=False)
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": random.getstate(),
-        "numpy": {
-            "bit_generator": np_state["bit_generator"],
-            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
-            "pos": int(np_state["state"]["pos"]),
-            "has_gauss": int(np_state["has_gauss"]),
-            "gauss": float(np_state["gauss"]),
-        },
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state(
-        {
-            "bit_generator": n["bit_generator"],
-            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
-            "has_gauss": n["has_gauss"],
-            "gauss": n["gauss"],
-        }
-    )
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -211,11 +61,6 @@ def count_params(model: nn.Module) -> tuple[int, int]:
     """(parameters without auxiliary heads, parameters of auxiliary heads)."""
     aux = sum(p.numel() for n, p in model.named_parameters() if n.startswith("aux."))
     return sum(p.numel() for p in model.parameters()) - aux, aux
-
-
-def _first_line(e: BaseException) -> str:
-    s = str(e).strip().splitlines()
-    return s[0] if s else type(e).__name__
 
 
 def fit_genotype(
@@ -244,7 +89,7 @@ def fit_genotype(
             if smallest
             else "; it does not build at any size up to 1024"
         )
-        raise ValueError(f"{net.name} cannot take {h}x{w} inputs ({_first_line(e)}){hint}") from None
+        raise ValueError(f"{net.name} cannot take {h}x{w} inputs ({first_line(e)}){hint}") from None
     return net
 
 
@@ -273,46 +118,25 @@ def _auto_channels_last(device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
-class MetricsWriter:
-    """Per-epoch metrics to ``out_dir``: ``metrics.csv`` (rewritten each epoch), TensorBoard scalars
-    (``tb/``, via tensorboardX) and, at the end, ``metrics.parquet``."""
+def unsafe_channels_last_conv(model: nn.Module, device: torch.device) -> str | None:
+    """The first conv that oneDNN's channels-last CPU backward mishandles, or ``None``.
 
-    def __init__(self, out_dir: Path, tensorboard: bool = True) -> None:
-        self.out_dir = out_dir
-        self._tb = None
-        if tensorboard:
-            try:
-                from tensorboardX import SummaryWriter
-
-                self._tb = SummaryWriter(logdir=str(out_dir / "tb"), flush_secs=30)
-            except ImportError:  # optional at run time
-                self._tb = None
-
-    def epoch(self, history: list[dict[str, Any]]) -> None:
-        rows = history
-        keys: list[str] = []
-        for r in rows:
-            keys.extend(k for k in r if k not in keys)
-        tmp = self.out_dir / "metrics.csv.tmp"
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, self.out_dir / "metrics.csv")
-        if self._tb is not None and rows:
-            last = rows[-1]
-            for k, v in last.items():
-                if k != "epoch" and isinstance(v, int | float) and v is not None:
-                    self._tb.add_scalar(k.replace("_", "/", 1), v, last["epoch"])
-            self._tb.flush()
-
-    def close(self, history: list[dict[str, Any]]) -> None:
-        if history:
-            import pandas as pd
-
-            pd.DataFrame(history).to_parquet(self.out_dir / "metrics.parquet", index=False)
-        if self._tb is not None:
-            self._tb.close()
+    torch 2.14's oneDNN corrupts the heap (glibc aborts: "corrupted double-linked list") in the backward
+    of a channels-last 1×1 convolution of stride > 1 with fewer than 8 input channels on AVX2 CPUs
+    (measured on AMD EPYC, 1 thread; 8+ input channels and every other kernel size are fine). Such convs
+    only occur in very narrow networks (the FactorizedReduce or 1×1 shortcut of a width-4 proxy), whose
+    training then stays contiguous."""
+    if device.type != "cpu":
+        return None
+    for name, m in model.named_modules():
+        if (
+            isinstance(m, nn.Conv2d)
+            and m.kernel_size == (1, 1)
+            and max(m.stride) > 1
+            and m.in_channels // m.groups < 8
+        ):
+            return name
+    return None
 
 
 class Trainer:
@@ -342,39 +166,9 @@ class Trainer:
         self.data = data
         dev = torch.device(device) if device not in (None, "auto") else None
         self.device = dev or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        cuda = self.device.type == "cuda"
-        seed_everything(cfg.seed, cfg.deterministic, cuda)
-        if isinstance(arch, nn.Module):
-            self.model = arch
-            self.genotype: Network | None = getattr(arch, "genotype", None)
-        else:
-            self.genotype = fit_genotype(arch, data.num_classes, data.image_size, aux=cfg.aux_weight > 0)
-            self.model = build(self.genotype)
-        self.base_drop_path = (
-            cfg.drop_path
-            if cfg.drop_path is not None
-            else (self.genotype.drop_path if self.genotype is not None else 0.0)
-        )
-        amp = cfg.amp
-        if amp == "auto":
-            amp = "bf16" if cuda and torch.cuda.is_bf16_supported() else "none"
-        self.amp = amp
-        self.channels_last = (
-            _auto_channels_last(self.device) if cfg.channels_last is None else cfg.channels_last
-        )
-        self.model.to(self.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.SGD(
-            param_groups(self.model, cfg.weight_decay),
-            lr=cfg.lr,
-            momentum=cfg.momentum,
-            nesterov=cfg.nesterov,
-        )
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16" and cuda)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.eval_criterion = nn.CrossEntropyLoss(reduction="sum")
-        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        seed_everything(cfg.seed, cfg.deterministic, self.device.type == "cuda")
+        self._setup_model(arch)
+        self._setup_optimizer()
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
         self.callbacks = list(callbacks)
@@ -382,7 +176,7 @@ class Trainer:
             "train",
             cfg.batch_size,
             train=True,
-            augment=_augment_spec(cfg),
+            augment=AugmentSpec(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout),
             device=self.device,
             seed=cfg.seed,
             channels_last=self.channels_last,
@@ -401,6 +195,55 @@ class Trainer:
             if resume and (self.out_dir / CHECKPOINT).is_file():
                 self.load_checkpoint(self.out_dir / CHECKPOINT)
             self._writer = MetricsWriter(self.out_dir, tensorboard=tensorboard)
+
+    def _setup_model(self, arch: Any) -> None:
+        """The model on the device: built from the fitted genotype (unless ``arch`` is a module), its
+        drop-path rate, precision and memory format."""
+        cfg, cuda = self.config, self.device.type == "cuda"
+        if isinstance(arch, nn.Module):
+            self.model = arch
+            self.genotype: Network | None = getattr(arch, "genotype", None)
+        else:
+            data = self.data
+            self.genotype = fit_genotype(arch, data.num_classes, data.image_size, aux=cfg.aux_weight > 0)
+            self.model = build(self.genotype)
+        self.base_drop_path = (
+            cfg.drop_path
+            if cfg.drop_path is not None
+            else (self.genotype.drop_path if self.genotype is not None else 0.0)
+        )
+        amp = cfg.amp
+        if amp == "auto":
+            amp = "bf16" if cuda and torch.cuda.is_bf16_supported() else "none"
+        self.amp = amp
+        self.channels_last = (
+            _auto_channels_last(self.device) if cfg.channels_last is None else cfg.channels_last
+        )
+        if self.channels_last and (bad := unsafe_channels_last_conv(self.model, self.device)):
+            if cfg.channels_last:
+                warnings.warn(
+                    f"channels_last=True ignored on the CPU: conv {bad!r} (1x1, strided, < 8 input "
+                    "channels) would hit a oneDNN bug that corrupts memory; training contiguous",
+                    stacklevel=3,
+                )
+            self.channels_last = False
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+    def _setup_optimizer(self) -> None:
+        """SGD over the model's parameter groups, the loss scaler, the losses and the (compiled) forward."""
+        cfg = self.config
+        self.optimizer = torch.optim.SGD(
+            param_groups(self.model, cfg.weight_decay),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == "fp16" and self.device.type == "cuda")
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.eval_criterion = nn.CrossEntropyLoss(reduction="sum")
+        self.forward = torch.compile(self.model) if cfg.compile else self.model
 
     # ------------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -501,7 +344,7 @@ class Trainer:
     def _bar(self, total: int) -> Any:
         if not self.progress:
             return None
-        from tqdm import tqdm
+        from tqdm import tqdm  # imported only when progress is shown
 
         return tqdm(
             total=total,
@@ -578,7 +421,7 @@ class Trainer:
         return result
 
     def _print_epoch(self, rec: dict[str, Any]) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # imported only when progress is shown
 
         val = f"  val {rec['val_top1']:.2f}%" if "val_top1" in rec else ""
         tqdm.write(
@@ -595,8 +438,6 @@ class Trainer:
         params, aux_params = count_params(self.model)
         macs = None
         if self.genotype is not None:
-            from nas.tools.describe import describe
-
             macs = describe(self.genotype.replace(aux=()))["macs"]
         r: dict[str, Any] = {
             "name": self.genotype.name if self.genotype is not None else type(self.model).__name__,
@@ -659,7 +500,7 @@ class Trainer:
             # on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest to the device
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise ValueError(f"cannot read checkpoint {path} ({_first_line(e)})") from None
+            raise ValueError(f"cannot read checkpoint {path} ({first_line(e)})") from None
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a nas checkpoint")
         old = state["config"]
@@ -685,12 +526,6 @@ class Trainer:
         self.resumed_from = self.epoch
 
 
-def _augment_spec(cfg: TrainConfig) -> Any:
-    from nas.data.augment import AugmentSpec
-
-    return AugmentSpec(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout)
-
-
 def peak_memory_mb(device: torch.device) -> float:
     """Peak memory of this run: CUDA allocator peak on GPU; the process's peak RSS on CPU."""
     if device.type == "cuda":
@@ -698,22 +533,18 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def check_device(device: str | None, option: str = "--device") -> None:
-    """``ValueError`` naming ``option`` unless ``device`` is ``auto``/None or a usable torch device."""
+def check_device(device: str | None) -> None:
+    """:class:`ConfigError` on ``device`` unless it is ``auto``/None or a usable torch device."""
     if device in (None, "auto"):
         return
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"{option} {device!r} is not a device (auto, cpu, cuda, cuda:1, ...)") from None
+        raise ConfigError("device", f"{device!r} is not a device (auto, cpu, cuda, cuda:1, ...)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{option} {device}: CUDA is not available on this machine")
+        raise ConfigError("device", f"{device}: CUDA is not available on this machine")
 
 
 def train(arch: Any, data: Any, config: TrainConfig | None = None, **kwargs: Any) -> dict[str, Any]:
     """``Trainer(arch, data, config, **kwargs).fit()``."""
     return Trainer(arch, data, config, **kwargs).fit()
-
-
-def config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return asdict(cfg)

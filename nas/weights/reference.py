@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from nas.core.compile import build
 from nas.core.registry import ARCHS
@@ -25,7 +26,7 @@ def reference_name(name: str) -> str:
 
 def reference_module(name: str, num_classes: int | None = None, weights: str | None = None) -> nn.Module:
     """torchvision's model for zoo entry ``name`` (random init, or its pretrained weights if cached)."""
-    import torchvision
+    import torchvision  # optional and heavy: only reference comparisons and pretrained builds need it
 
     ref = reference_name(name)
     kwargs: dict[str, Any] = dict(ARCHS.entry(name).meta.get("reference_kwargs", {}))
@@ -51,8 +52,6 @@ def _require_local(url: str) -> Path:
 @torch.no_grad()
 def compare(name: str, input_size: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Params, MACs and output difference (after ``transfer``) of our build vs the reference."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     size = input_size or ARCHS.entry(name).meta.get("test_size")
     ours = build(name, input_size=size).eval()
     torch.manual_seed(seed)

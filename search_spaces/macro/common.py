@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 import random
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from nas.core.genotype import Genotype, Network
+from nas.core.genotype import SCHEMA_V1, Genotype, Network
 from nas.core.registry import ARCHS
 from search_spaces.base import Choice, Choices, SearchSpace, anonymous
 
@@ -68,8 +69,10 @@ def _match(options_: Options, value: Any) -> tuple[bool, Choice | None]:
 
 
 def structure_hash(net: Network) -> str:
-    """SHA-256 of the network's JSON with its name left out."""
-    return hashlib.sha256(net.replace(name="?").to_json(sort_keys=True).encode()).hexdigest()
+    """SHA-256 of the network's expanded JSON (the v1 document, sorted keys) with its name left out: the
+    hash names generated members (``resnet_<hash>``), so it must not follow the file format."""
+    doc = {"schema": SCHEMA_V1, "kind": "network", **net.replace(name="?").to_dict()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def first_difference(a: Network, b: Network) -> str:

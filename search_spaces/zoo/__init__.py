@@ -2,7 +2,7 @@
 
 Every module of this package is imported (and so registers its architectures). Registry metadata:
 ``family``; ``reference``, the torchvision builder whose layout the genotype reproduces exactly (same
-parameters, MACs and outputs after ``nas.weights.transfer``), with ``reference_kwargs`` for it; ``test_size``,
+parameters, MACs and outputs after ``nas.transfer``), with ``reference_kwargs`` for it; ``test_size``,
 the smallest input size that exercises the whole network (keeps reference tests fast).
 """
 

@@ -1,0 +1,304 @@
+"""The settings of a search run, with the only defaults (the ``nas search`` CLI reads them from here).
+
+:class:`SearchConfig` is what ``config.json`` records; :class:`ObjectiveConfig` (one dataclass per
+objective kind) is its ``objective`` field. Both are validated when they are made: a bad value raises
+:class:`~nas.core.errors.ConfigError` naming the field (``train_top``, ``objective.cost_s``, …), which the
+CLI turns into the flag that sets it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from nas.core.errors import ConfigError
+from nas.search.budget import Budget
+from nas.search.prescreen import PrescreenPlan
+from nas.search.zero_cost import check_proxy
+from nas.train.presets import PRESETS, get_preset
+
+#: a search's training proxy (see benchmarks/results/CALIBRATION.md)
+DEFAULT_PRESET = "rank"
+DEFAULT_STRATEGY = "evolution"
+DEFAULT_DATASET = "cifar10"
+#: the zoo networks ``nas baselines`` evaluates unless told otherwise
+DEFAULT_BASELINES = ("resnet20", "resnet56", "densenet_bc", "vgg11_cifar")
+EXECUTORS = ("ray", "inline")
+EARLY_STOPPING = ("asha",)
+KINDS = ("search", "baselines")
+
+
+# ------------------------------------------------------------------------------------------ objectives
+
+
+#: kind → config class; a subclass with a ``kind`` registers itself
+OBJECTIVE_CONFIGS: dict[str, type[ObjectiveConfig]] = {}
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """What a trial measures; subclasses hold one kind's fields. Make one with :meth:`from_dict` (a
+    ``{"kind": …, field: value}`` dict, e.g. ``config.json``'s) or :func:`parse_objective`
+    (``"zero-cost:synflow"``)."""
+
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if cls.kind:
+            OBJECTIVE_CONFIGS[cls.kind] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ObjectiveConfig:
+        """The config of ``d["kind"]`` (default: train) from ``d``'s fields. Keys that are no field of
+        that kind are ignored: ``config.json`` also records what the objective reported about itself
+        (a table's ``rows``, a preset's ``epochs``). ``None`` values take the field's default."""
+        kind = d.get("kind") or TrainObjectiveConfig.kind
+        sub = OBJECTIVE_CONFIGS.get(kind)
+        if sub is None:
+            raise ConfigError("objective", f"unknown kind {kind!r} (choose from {_kinds()})")
+        names = {f.name for f in fields(sub)}
+        return sub(**{k: v for k, v in d.items() if k in names and v is not None})
+
+    def for_early_stopping(self) -> ObjectiveConfig:
+        """This config as an early-stopping scheduler needs it (per-epoch scores where that is a setting)."""
+        return self
+
+
+@dataclass(frozen=True)
+class TrainObjectiveConfig(ObjectiveConfig):
+    """Proxy training: ``preset`` (a :mod:`nas.train.presets` name) with ``train_overrides`` applied, on
+    ``dataset`` read from ``data`` (a path; None: the data set's default location or download)."""
+
+    kind: ClassVar[str] = "train"
+    dataset: str = DEFAULT_DATASET
+    data: str | None = None
+    preset: str = DEFAULT_PRESET
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", _resolved(self.data, "objective.data"))
+        object.__setattr__(self, "train_overrides", dict(self.train_overrides))
+        if self.preset not in PRESETS:
+            raise ConfigError(
+                "objective.preset", f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}"
+            )
+        try:
+            p = get_preset(self.preset, **self.train_overrides)
+        except ValueError as e:
+            raise ConfigError("objective.train_overrides", str(e)) from None
+        if not p.val_size:
+            raise ConfigError(
+                "objective.train_overrides",
+                f"preset {self.preset!r} has no validation split (val_size=0): search ranks candidates on "
+                "validation accuracy; set val_size=5000 or use a search preset (tiny, small, medium)",
+            )
+
+    def for_early_stopping(self) -> TrainObjectiveConfig:
+        # ASHA acts on per-epoch scores: evaluate every epoch unless told otherwise
+        return replace(self, train_overrides={"eval_every": 1, **self.train_overrides})
+
+
+@dataclass(frozen=True)
+class TableObjectiveConfig(ObjectiveConfig):
+    """A tabular benchmark: CSV ``table`` whose ``arch_column`` holds arch strings of the space and whose
+    ``metric_column`` is the score; ``cost_s`` seconds of simulated device time are charged per trial."""
+
+    kind: ClassVar[str] = "table"
+    table: str | None = None
+    arch_column: str = "arch"
+    metric_column: str | None = None
+    cost_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("table", "arch_column", "metric_column"):
+            if not getattr(self, name):
+                raise ConfigError(f"objective.{name}", "is required by the table objective")
+        object.__setattr__(self, "table", _resolved(self.table, "objective.table", must_exist=False))
+        if not (isinstance(self.cost_s, int | float) and math.isfinite(self.cost_s) and self.cost_s >= 0):
+            raise ConfigError("objective.cost_s", f"must be >= 0 seconds, got {self.cost_s!r}")
+        object.__setattr__(self, "cost_s", float(self.cost_s))
+
+
+@dataclass(frozen=True)
+class ZeroCostObjectiveConfig(ObjectiveConfig):
+    """A zero-cost proxy's score of the untrained candidate; proxies that read images take their
+    minibatch from ``dataset`` / ``data``."""
+
+    kind: ClassVar[str] = "zero-cost"
+    proxy: str = ""
+    dataset: str = DEFAULT_DATASET
+    data: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.proxy:
+            raise ConfigError(
+                "objective.proxy", "is required: the zero-cost objective needs a proxy name (e.g. synflow)"
+            )
+        check_proxy(self.proxy, "objective.proxy")
+        object.__setattr__(self, "data", _resolved(self.data, "objective.data", must_exist=False))
+
+
+@dataclass(frozen=True)
+class SyntheticObjectiveConfig(ObjectiveConfig):
+    """A deterministic pseudo-accuracy of the choices (benchmarks the framework): ``sleep`` seconds per
+    trial, and with ``epochs`` > 0 a learning curve reported per epoch."""
+
+    kind: ClassVar[str] = "synthetic"
+    sleep: float = 0.0
+    epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.sleep, int | float) and self.sleep >= 0):
+            raise ConfigError("objective.sleep", f"must be >= 0 seconds, got {self.sleep!r}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ConfigError("objective.epochs", f"must be an integer >= 0, got {self.epochs!r}")
+
+
+def _kinds() -> str:
+    return ", ".join(f"{k}:PROXY" if k == ZeroCostObjectiveConfig.kind else k for k in OBJECTIVE_CONFIGS)
+
+
+def parse_objective(text: str | None, **fields_: Any) -> ObjectiveConfig:
+    """``"train"``, ``"table"``, ``"synthetic"`` or ``"zero-cost:PROXY"`` (None: train) plus field values
+    → the objective's config. Fields that the kind does not have are ignored (a command line passes all
+    it has), ``None`` values take the defaults."""
+    kind, _, proxy = (text or TrainObjectiveConfig.kind).partition(":")
+    if kind not in OBJECTIVE_CONFIGS:
+        raise ConfigError("objective", f"unknown kind {text!r} (choose from {_kinds()})")
+    if kind == ZeroCostObjectiveConfig.kind:
+        fields_ = {**fields_, "proxy": proxy}
+    elif proxy:
+        raise ConfigError("objective", f"kind {kind!r} takes no ':{proxy}'")
+    return ObjectiveConfig.from_dict({**fields_, "kind": kind})
+
+
+def _resolved(path: str | Path | None, name: str, must_exist: bool = True) -> str | None:
+    if not path:
+        return None
+    p = Path(path).expanduser().resolve()
+    if must_exist and not p.exists():
+        raise ConfigError(name, f"path {str(p)!r} does not exist")
+    return str(p)
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+def default_gpus() -> float:
+    """One GPU per trial when one is visible, else none."""
+    return 1.0 if torch.cuda.is_available() else 0.0
+
+
+@dataclass
+class SearchConfig:
+    """A search run's configuration; the defaults are those of ``nas search`` without flags.
+
+    ``objective`` may be given as a dict (``{"kind": "table", "table": …}``); it is made an
+    :class:`ObjectiveConfig`. ``gpus_per_trial`` None becomes :func:`default_gpus`."""
+
+    space: str = "nb201"
+    space_options: dict[str, Any] = field(default_factory=dict)
+    strategy: str | None = DEFAULT_STRATEGY  # None: evaluate the seed points only (``nas baselines``)
+    strategy_options: dict[str, Any] = field(default_factory=dict)
+    budget: str | None = None
+    objective: ObjectiveConfig = field(default_factory=TrainObjectiveConfig)
+    executor: str = "ray"
+    address: str | None = None
+    num_cpus: int | None = None  # local Ray only
+    name: str | None = None
+    runs_dir: str = "runs"
+    seed: int = 0
+    seed_with: list[str] = field(default_factory=list)
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None
+    concurrency: int | None = None  # None: as many trials as the resources allow
+    early_stop: str | None = None  # "asha"
+    asha: dict[str, Any] = field(default_factory=dict)
+    profile: bool | None = None  # measure params/MACs (default: training objectives, or a cost is needed)
+    max_duplicates: int = 200
+    kind: str = "search"  # search | baselines
+    quiet: bool = False
+    zero_cost: list[str] = field(default_factory=list)  # proxies recorded per trial as zc_<name>
+    proxy_batch: int = 64  # images in the zero-cost proxies' minibatch
+    prescreen: str | None = None  # "synflow:1000": screen 1,000 candidates, train the best first
+    train_top: int | None = None  # how many pre-screened candidates to train
+
+    def __post_init__(self) -> None:
+        if isinstance(self.objective, Mapping):
+            self.objective = ObjectiveConfig.from_dict(self.objective)
+        if self.gpus_per_trial is None:
+            self.gpus_per_trial = default_gpus()
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (also after fields were changed, e.g. a resumed run's new budget)."""
+        if not isinstance(self.objective, ObjectiveConfig):
+            raise ConfigError("objective", f"must be an ObjectiveConfig or a dict, got {self.objective!r}")
+        for name, choices in (("executor", EXECUTORS), ("kind", KINDS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(name, f"unknown {getattr(self, name)!r} (choose from {', '.join(choices)})")
+        if self.early_stop is not None and self.early_stop not in EARLY_STOPPING:
+            raise ConfigError("early_stop", f"unknown {self.early_stop!r} (choose from asha)")
+        if self.early_stop and self.executor != "ray":
+            raise ConfigError("early_stop", "needs the ray executor")
+        for name in ("cpus_per_trial", "gpus_per_trial"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(name, f"must be >= 0, got {getattr(self, name)!r}")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ConfigError("concurrency", f"must be >= 1, got {self.concurrency!r}")
+        if self.budget:
+            Budget.parse(self.budget).check_resources(self.cpus_per_trial, self.gpus_per_trial)
+        for name in self.zero_cost:
+            check_proxy(name, "zero_cost")
+        if self.train_top is not None and not self.prescreen:
+            raise ConfigError("train_top", "needs prescreen (PROXY:N)")
+        if self.prescreen:
+            if not self.space:
+                raise ConfigError("prescreen", "needs a search space to sample from")
+            PrescreenPlan.parse(self.prescreen, self.train_top)
+
+    @property
+    def prescreen_plan(self) -> PrescreenPlan | None:
+        return PrescreenPlan.parse(self.prescreen, self.train_top) if self.prescreen else None
+
+    def objective_for_run(self) -> ObjectiveConfig:
+        """The objective as this run evaluates it (per-epoch scores under early stopping)."""
+        return self.objective.for_early_stopping() if self.early_stop else self.objective
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["objective"] = self.objective.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+__all__ = [
+    "DEFAULT_BASELINES",
+    "DEFAULT_DATASET",
+    "DEFAULT_PRESET",
+    "DEFAULT_STRATEGY",
+    "EARLY_STOPPING",
+    "EXECUTORS",
+    "OBJECTIVE_CONFIGS",
+    "ObjectiveConfig",
+    "SearchConfig",
+    "SyntheticObjectiveConfig",
+    "TableObjectiveConfig",
+    "TrainObjectiveConfig",
+    "ZeroCostObjectiveConfig",
+    "default_gpus",
+    "parse_objective",
+]
