@@ -469,7 +469,7 @@ def test_an_interrupted_calibration_resumes_from_its_journal(tmp_path: Path) -> 
     with pytest.raises(_Stop):
         C.calibrate(small_space(), ["params", "tiny", "rank"], truth, trainer=_scoring(calls, 8), **kw)
     assert len(journal.read_text().splitlines()) == 1 + 8  # the key, then one line per training
-    with pytest.raises(ValueError, match="pass --resume to continue it"):
+    with pytest.raises(ValueError, match="unfinished calibration: resume it, or overwrite"):
         C.calibrate(small_space(), ["params", "tiny", "rank"], truth, trainer=_scoring([]), **kw)
     calls = []
     again = C.calibrate(
@@ -519,6 +519,20 @@ def test_journal_survives_a_torn_last_line_and_replays_rungs(tmp_path: Path) -> 
     (tmp_path / "other.jsonl").write_text('{"a": 1}\n')
     with pytest.raises(ValueError, match="not a nas calibrate journal"):
         Journal(tmp_path / "other.jsonl", {}, resume=True)
+
+
+def test_cli_names_the_flags_that_settle_an_existing_journal(tmp_path: Path, capsys) -> None:
+    truth = write_truth(tmp_path / "t.csv")
+    args = ["calibrate", "--truth", str(truth), "--target-column", "acc", "--preset", "tiny", "--sample", "4"]
+    args += ["--quiet", "--out", str(tmp_path), "--name", "c"]
+    (tmp_path / "c.journal.jsonl").write_text('{"format": "nas calibrate journal", "key": {"seed": 99}}\n')
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--out: " in err and "unfinished calibration" in err, err
+    assert "(pass --resume or --overwrite)" in err, err
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and err.endswith("; overwrite to start again (pass --overwrite)\n"), err
 
 
 def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:

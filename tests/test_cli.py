@@ -73,7 +73,7 @@ def test_validate(capsys):
         (["describe", "alexnet", "--input-size", "16"], "cannot take input of shape"),
         (["describe", "alexnet", "--format", "xml"], "invalid choice: 'xml'"),
         (["draw", "resnet50", "-o", "cell.txt"], "must end in .png, .svg or .pdf"),
-        (["draw", "resnet50", "-o", "c.png", "--cell", "nope"], "--cell 'nope' is not a cell of 'resnet50'"),
+        (["draw", "resnet50", "-o", "c.png", "--cell", "nope"], "--cell: 'nope' is not a cell of 'resnet50'"),
         (["zoo", "check", "resnet20"], "has no reference implementation"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "required: COMMAND"),
@@ -84,6 +84,27 @@ def test_user_errors_are_one_line_exit_2(capsys, argv, message):
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_library_errors_are_reported_with_the_flag(capsys, tmp_path, monkeypatch):
+    """The library names its settings (``data_dir``, ``image_size``, ``cell``); the CLI names the flag."""
+    import urllib.error
+    import urllib.request
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    train = ["train", "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]
+    cases = [
+        (["draw", "resnet50", "-o", str(tmp_path / "c.png"), "--cell", "no"], "--cell: 'no' is not a cell"),
+        ([*train, "resnet20", "--dataset", "imagefolder"], "--data-dir: dataset 'imagefolder'"),
+        ([*train, "resnet20", "--dataset", "cifar10"], "--data-dir: could not download cifar10"),
+        ([*train, "inception_v3", "--dataset", "synthetic", "--preset", "tiny"], "--image-size: "),
+    ]
+    for argv, message in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.splitlines()[-1].startswith(f"nas: error: {message}"), err
 
 
 def test_bad_json_file(capsys, tmp_path):
@@ -280,3 +301,15 @@ def test_calibrate_truth_and_data_come_from_flags_or_the_environment(capsys, mon
         main(["calibrate", "--help"])
     out = capsys.readouterr().out
     assert "$NAS_TRUTH" in out and "$NAS_DATA" in out
+
+
+def test_a_config_error_crosses_a_process_pool_whole():
+    import pickle
+
+    from nas.core.errors import ConfigError
+    from nas.data.errors import DataError, DataPathError
+
+    e = pickle.loads(pickle.dumps(ConfigError("journal", "exists", fixes=("resume",))))
+    assert (str(e), e.field, e.message, e.fixes) == ("journal: exists", "journal", "exists", ("resume",))
+    d = pickle.loads(pickle.dumps(DataPathError("not here")))
+    assert isinstance(d, DataError) and str(d) == "data_dir: not here"

@@ -44,6 +44,23 @@ def test_registry_and_unknown_names(space) -> None:
         make_strategy("evolution", space, populaton=3)
 
 
+def test_a_second_strategy_or_objective_of_one_name_raises() -> None:
+    from nas.search.config import OBJECTIVE_CONFIGS, TableObjectiveConfig, objective_config
+    from nas.search.objectives import OBJECTIVES, register_objective
+    from nas.search.strategies import RandomSearch, register_strategy
+
+    class Shadow(RandomSearch):
+        name = "random"
+
+    with pytest.raises(ValueError, match="strategy 'random' is already registered"):
+        register_strategy(Shadow)
+    with pytest.raises(ValueError, match="objective 'table' is already registered"):
+        register_objective(OBJECTIVES["table"])
+    with pytest.raises(ValueError, match="objective kind 'table' is already registered"):
+        objective_config(TableObjectiveConfig)
+    assert STRATEGIES["random"] is RandomSearch and OBJECTIVE_CONFIGS["table"] is TableObjectiveConfig
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_same_seed_same_sequence(name, space, table) -> None:
     a = _drive(make_strategy(name, space, seed=3), table, 30)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nas.core.errors import ConfigError
+
 JOURNAL_SUFFIX = ".journal.jsonl"
 _FORMAT = "nas calibrate journal"
 
@@ -27,9 +29,9 @@ def journal_path(out_dir: str | Path, name: str) -> Path:
 class Journal:
     """Append-only record of training evaluations, keyed by (preset spec, arch string).
 
-    ``resume=False`` and an existing file is a ``ValueError`` (nothing is overwritten silently);
-    ``resume=True`` reads the file, checks its key field by field against ``key`` and replays its
-    entries. A last line cut short by a crash is ignored; a damaged line before it is an error."""
+    ``resume=False`` and an existing file is a :class:`ConfigError` on ``journal`` (nothing is overwritten
+    silently); ``resume=True`` reads the file, checks its key field by field against ``key`` and replays
+    its entries. A last line cut short by a crash is ignored; a damaged line before it is an error."""
 
     def __init__(self, path: str | Path, key: Mapping[str, Any], *, resume: bool = False) -> None:
         self.path = Path(path)
@@ -37,9 +39,10 @@ class Journal:
         self.entries: dict[tuple[str, str], Any] = {}
         if self.path.exists():
             if not resume:
-                raise ValueError(
-                    f"{self.path} holds an unfinished calibration; pass --resume to continue it or "
-                    "--overwrite to start again"
+                raise ConfigError(
+                    "journal",
+                    f"{self.path} holds an unfinished calibration: resume it, or overwrite to start again",
+                    fixes=("resume", "overwrite"),
                 )
             self._read()
         else:
@@ -67,9 +70,11 @@ class Journal:
         old = records[0].get("key", {})
         for f in sorted(set(old) | set(self.key)):
             if old.get(f) != self.key.get(f):
-                raise ValueError(
+                raise ConfigError(
+                    "journal",
                     f"cannot resume {self.path}: it was run with {f}={old.get(f)!r}, now "
-                    f"{f}={self.key.get(f)!r} (--overwrite starts again)"
+                    f"{f}={self.key.get(f)!r}; overwrite to start again",
+                    fixes=("overwrite",),
                 )
         for r in records[1:]:
             self.entries[(r["preset"], r["arch"])] = r["result"]

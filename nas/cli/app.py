@@ -2,7 +2,8 @@
 
 Every user mistake takes one path: one line ``nas: error: …`` on stderr and exit code 2. A library
 :class:`~nas.core.errors.ConfigError` names a setting in library terms (``field="cost_s"``); ``main`` names
-the flag that sets it for the running command instead (``nas: error: --table-cost-s: must be >= 0``).
+the flag that sets it for the running command instead (``nas: error: --table-cost-s: must be >= 0``), and
+the flags of the settings in its ``fixes`` as a hint (``… (pass --resume or --overwrite)``).
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _message(e: BaseException, args: argparse.Namespace | None) -> str:
     if isinstance(e, ConfigError):
-        flag = flag_for(e.field, getattr(args, "config_flags", {}))
-        return f"{flag}: {e.message}" if flag else str(e)
+        flags = getattr(args, "config_flags", {})
+        flag = flag_for(e.field, flags)
+        text = f"{flag}: {e.message}" if flag else str(e)
+        fixes = dict.fromkeys(f for f in (flag_for(x, flags) for x in e.fixes) if f)
+        return f"{text} (pass {' or '.join(fixes)})" if fixes else text
     return str(e.args[0] if isinstance(e, KeyError) and e.args else e)
 
 

@@ -44,7 +44,7 @@ def add_parser(sub: Any) -> None:
     )
     add_quiet(p, "no per-candidate progress lines")
     add_format(p, old_json=True)
-    finish(p, _cli, overrides="--set", data="--data-dir")
+    finish(p, _cli, overrides="--set", data="--data-dir", image_size="--set image_size")
 
 
 def _imagenet_layout(layout: str) -> Transfer:

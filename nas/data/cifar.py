@@ -12,7 +12,7 @@ import numpy as np
 
 from nas.core.errors import first_line
 from nas.data.cache import DecodedCache
-from nas.data.errors import DataError
+from nas.data.errors import DataError, DataPathError
 from nas.data.folder import FolderSource, is_archive
 from nas.data.splits import Arrays
 
@@ -110,13 +110,13 @@ def download_cifar(name: str, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         download_and_extract_archive(url, str(root), filename=archive, md5=md5)
     except Exception as e:  # network, disk, checksum: all end the same way for the user
-        raise DataError(
+        raise DataPathError(
             f"could not download {name} into {root} ({type(e).__name__}: {first_line(e)}); "
-            f"download {url} elsewhere and pass --data-dir with its directory"
+            f"download {url} elsewhere and give its directory"
         ) from None
     found = find_cifar(name, root)
     if found is None:
-        raise DataError(f"downloaded {name} into {root} but cannot find {folder}; pass --data-dir")
+        raise DataPathError(f"downloaded {name} into {root} but cannot find {folder}; give its directory")
     return found
 
 
@@ -130,7 +130,7 @@ def cifar_source(
     if found is None and path is None:
         found = download_cifar(name, root) if download else None
         if found is None:
-            raise DataError(f"{name} is not in {root} and downloading is off; pass --data-dir")
+            raise DataPathError(f"{name} is not in {root} and downloading is off; give its directory")
     if found is not None:
         return read_cifar(name, found), str(found)
     assert path is not None

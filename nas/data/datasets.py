@@ -20,7 +20,9 @@ Pipelines (:mod:`nas.data.loaders`): images of at most 64 px are decoded once in
 device; larger ones (ImageNet-style) stream from files through torchvision transforms in DataLoader
 workers.
 
-Every user mistake raises :class:`nas.data.errors.DataError` (a ``ValueError``) with a one-line message.
+Every user mistake raises :class:`nas.data.errors.DataError` (a ``ValueError``) with a one-line message;
+data that is not where it was asked for raises its :class:`~nas.data.errors.DataPathError`, which names
+the ``data_dir`` setting.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import torch
 from nas.core.errors import first_line
 from nas.data.cache import DecodedCache, cache_key, indices_digest, source_fingerprint
 from nas.data.decode import decode_one, image_size_of
-from nas.data.errors import DataError
+from nas.data.errors import DataError, DataPathError
 from nas.data.splits import ArraySplit, FileSplit
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
@@ -274,7 +274,7 @@ def _labels(labels: list[int], idx: np.ndarray) -> torch.Tensor:
 def open_folder(path: Path | None, cache: DecodedCache) -> FolderSource:
     """The ImageFolder tree at ``path`` (a directory or a tar archive); :class:`DataError` otherwise."""
     if path is None:
-        raise DataError("dataset 'imagefolder' needs --data-dir (a directory or .tar/.tar.gz archive)")
+        raise DataPathError("dataset 'imagefolder' needs a directory or .tar/.tar.gz archive")
     if not (path.is_dir() or is_archive(path)):
         raise DataError(f"{path} is neither a directory nor a .tar/.tar.gz archive")
     return FolderSource(path, cache)

@@ -12,11 +12,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 
 from nas.core.errors import ConfigError
+from nas.core.registry import Registry
 from nas.search.budget import Budget
 from nas.search.prescreen import PrescreenPlan
 from nas.search.zero_cost import check_proxy
@@ -36,8 +37,15 @@ KINDS = ("search", "baselines")
 # ------------------------------------------------------------------------------------------ objectives
 
 
-#: kind → config class; a subclass with a ``kind`` registers itself
-OBJECTIVE_CONFIGS: dict[str, type[ObjectiveConfig]] = {}
+#: kind → config class (:func:`objective_config` registers one)
+OBJECTIVE_CONFIGS: Registry[type[ObjectiveConfig]] = Registry("objective kind")
+ConfigT = TypeVar("ConfigT", bound="type[ObjectiveConfig]")
+
+
+def objective_config(cls: ConfigT) -> ConfigT:
+    """Class decorator: ``cls`` holds the fields of objective kind ``cls.kind``."""
+    OBJECTIVE_CONFIGS.add(cls.kind, cls)
+    return cls
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,6 @@ class ObjectiveConfig:
 
     kind: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        if cls.kind:
-            OBJECTIVE_CONFIGS[cls.kind] = cls
-
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
 
@@ -62,9 +65,9 @@ class ObjectiveConfig:
         that kind are ignored: ``config.json`` also records what the objective reported about itself
         (a table's ``rows``, a preset's ``epochs``). ``None`` values take the field's default."""
         kind = d.get("kind") or TrainObjectiveConfig.kind
-        sub = OBJECTIVE_CONFIGS.get(kind)
-        if sub is None:
+        if kind not in OBJECTIVE_CONFIGS:
             raise ConfigError("objective", f"unknown kind {kind!r} (choose from {_kinds()})")
+        sub = OBJECTIVE_CONFIGS[kind]
         names = {f.name for f in fields(sub)}
         return sub(**{k: v for k, v in d.items() if k in names and v is not None})
 
@@ -73,6 +76,7 @@ class ObjectiveConfig:
         return self
 
 
+@objective_config
 @dataclass(frozen=True)
 class TrainObjectiveConfig(ObjectiveConfig):
     """Proxy training: ``preset`` (a :mod:`nas.train.presets` name) with ``train_overrides`` applied, on
@@ -107,6 +111,7 @@ class TrainObjectiveConfig(ObjectiveConfig):
         return replace(self, train_overrides={"eval_every": 1, **self.train_overrides})
 
 
+@objective_config
 @dataclass(frozen=True)
 class TableObjectiveConfig(ObjectiveConfig):
     """A tabular benchmark: CSV ``table`` whose ``arch_column`` holds arch strings of the space and whose
@@ -128,6 +133,7 @@ class TableObjectiveConfig(ObjectiveConfig):
         object.__setattr__(self, "cost_s", float(self.cost_s))
 
 
+@objective_config
 @dataclass(frozen=True)
 class ZeroCostObjectiveConfig(ObjectiveConfig):
     """A zero-cost proxy's score of the untrained candidate; proxies that read images take their
@@ -147,6 +153,7 @@ class ZeroCostObjectiveConfig(ObjectiveConfig):
         object.__setattr__(self, "data", _resolved(self.data, "objective.data", must_exist=False))
 
 
+@objective_config
 @dataclass(frozen=True)
 class SyntheticObjectiveConfig(ObjectiveConfig):
     """A deterministic pseudo-accuracy of the choices (benchmarks the framework): ``sleep`` seconds per
@@ -300,5 +307,6 @@ __all__ = [
     "TrainObjectiveConfig",
     "ZeroCostObjectiveConfig",
     "default_gpus",
+    "objective_config",
     "parse_objective",
 ]

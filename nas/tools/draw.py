@@ -6,6 +6,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from nas.core.errors import ConfigError
 from nas.core.genotype import Cell, Genotype, Network
 from nas.core.graph import check_structure, to_networkx
 
@@ -96,9 +97,8 @@ def cells_to_draw(genotype: Genotype, which: str | None = None) -> list[Cell]:
         named.setdefault(c.name, c)
     if which is not None:
         if which not in named:
-            raise ValueError(
-                f"--cell {which!r} is not a cell of {genotype.name!r}; cells: {', '.join(named)}"
-            )
+            cells = ", ".join(named)
+            raise ConfigError("cell", f"{which!r} is not a cell of {genotype.name!r}; cells: {cells}")
         return [named[which]]
     stage_cells = list(dict.fromkeys(s.cell for s in genotype.stages))
     return stage_cells[:4] or [genotype.stem]

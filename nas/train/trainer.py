@@ -72,7 +72,7 @@ def fit_genotype(
 ) -> Network:
     """The genotype to train: ``arch`` (a zoo name, JSON path or genotype) with the data set's classes
     and input size; auxiliary heads dropped unless ``aux``. Checks that it builds at that size and
-    otherwise names the smallest size that works."""
+    otherwise names the smallest size that works (a :class:`ConfigError` on ``image_size``)."""
     net = resolve(arch)
     if not isinstance(net, Network):
         raise ValueError(f"{arch!r} is a single cell; train a network genotype")
@@ -84,12 +84,10 @@ def fit_genotype(
         validate(net)
     except ValueError as e:
         smallest = smallest_input_size(net, h)
-        hint = (
-            f"; it needs at least {smallest}x{smallest} (pass --image-size {smallest})"
-            if smallest
-            else "; it does not build at any size up to 1024"
-        )
-        raise ValueError(f"{net.name} cannot take {h}x{w} inputs ({first_line(e)}){hint}") from None
+        why = f"{net.name} cannot take {h}x{w} inputs ({first_line(e)})"
+        if smallest is None:
+            raise ValueError(f"{why}; it does not build at any size up to 1024") from None
+        raise ConfigError("image_size", f"{why}; it needs at least {smallest}x{smallest}") from None
     return net
 
 

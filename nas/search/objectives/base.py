@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import torch
 
 from nas.core.genotype import Genotype, from_json
+from nas.core.registry import Registry
 from nas.core.space import SearchSpace
 from nas.search.config import ObjectiveConfig
 from nas.search.zero_cost import BatchSpec, column, zero_cost_metrics
@@ -107,14 +108,14 @@ class Objective:
         return {"kind": self.kind}
 
 
-OBJECTIVES: dict[str, type[Objective]] = {}
+OBJECTIVES: Registry[type[Objective]] = Registry("objective")
 
 ObjectiveT = TypeVar("ObjectiveT", bound=Objective)
 
 
 def register_objective(cls: type[ObjectiveT]) -> type[ObjectiveT]:
     """Class decorator: :func:`make_objective` makes configs of kind ``cls.kind`` with ``cls``."""
-    OBJECTIVES[cls.kind] = cls
+    OBJECTIVES.add(cls.kind, cls)
     return cls
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from nas.core.errors import ConfigError
+from nas.core.registry import Registry
 from nas.core.space import SearchSpace
 
 Choices = dict[str, Any]
@@ -123,14 +124,15 @@ class Strategy:
         return {}
 
 
-STRATEGIES: dict[str, type[Strategy]] = {}
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 S = TypeVar("S", bound=Strategy)
 
 
 def register_strategy(cls: type[S]) -> type[S]:
-    """Class decorator: make ``cls`` available to :func:`make_strategy` under ``cls.name``."""
-    STRATEGIES[cls.name] = cls
+    """Class decorator: make ``cls`` available to :func:`make_strategy` under ``cls.name`` (a second
+    strategy of the same name raises)."""
+    STRATEGIES.add(cls.name, cls)
     return cls
 
 
@@ -138,12 +140,9 @@ def make_strategy(
     name: str, space: SearchSpace, seed: int = 0, *, executor: str | None = None, **options: Any
 ) -> Strategy:
     """The strategy ``name`` over ``space``; with ``executor``, its executor-dependent option defaults."""
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(
-            "strategy", f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})"
-        ) from None
+    if name not in STRATEGIES:
+        raise ConfigError("strategy", f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+    cls = STRATEGIES[name]
     if executor is not None:
         options = {**cls.executor_options(executor), **options}
     return cls(space, seed=seed, **options)
