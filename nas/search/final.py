@@ -10,7 +10,7 @@ score is the test top-1 (the validation top-1 when the data set has no test spli
 ``--transfer LAYOUT`` records a transfer instead: each CIFAR-found cell genotype is first stacked in an
 ImageNet layout (``darts``, ``nasnet_mobile``, ``N@F``; the preset's ``cells``/``width`` override it, as in
 ``nas transfer``) and that network is trained, e.g. ``--transfer darts --preset imagenet --dataset
-imagefolder --data /data/imagenet``.
+imagefolder --data-dir /data/imagenet``.
 
 A target is labelled ``<dataset>:<preset>`` plus its overrides and transfer layout
 (``synthetic:tiny[epochs=1]``, ``imagefolder:imagenet[transfer=darts]``), so a rerun with the same options
