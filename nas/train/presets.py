@@ -34,7 +34,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from nas.core.genotype import AuxHead, Cell, Network, Stage
+from nas.core.genotype import Cell, Network, Stage
+from nas.tools.scale import depth_fixed, remap_aux
 from nas.train.config import TrainConfig
 
 
@@ -245,7 +246,7 @@ def scale_network(net: Network, *, cells: int | None = None, width: int | None =
         )
         out = out.replace(stem=_scale_channels(out.stem, f), stages=stages)
     if cells is not None and cells != out.num_cells:
-        fixed = [s.repeats == 1 and s.stride != 1 for s in out.stages]
+        fixed = [depth_fixed(s) for s in out.stages]
         free = [i for i, fx in enumerate(fixed) if not fx]
         n_fixed = sum(out.stages[i].repeats for i, fx in enumerate(fixed) if fx)
         if not free:
@@ -259,16 +260,8 @@ def scale_network(net: Network, *, cells: int | None = None, width: int | None =
         repeats = [s.repeats for s in out.stages]
         for i, r in zip(free, new):
             repeats[i] = r
-        # aux heads: (stage, repeat) of the old cell index → the new index
-        starts_old = [sum(s.repeats for s in out.stages[:i]) for i in range(len(out.stages))]
-        starts_new = [sum(repeats[:i]) for i in range(len(repeats))]
-        aux = []
-        for a in out.aux:
-            si = max(i for i, st in enumerate(starts_old) if st <= a.after)
-            rep = min(a.after - starts_old[si], repeats[si] - 1)
-            aux.append(AuxHead(starts_new[si] + rep, a.head))
         stages = tuple(Stage(s.cell, r, s.width, s.stride) for s, r in zip(out.stages, repeats))
-        out = out.replace(stages=stages, aux=tuple(aux))
+        out = out.replace(stages=stages, aux=remap_aux(out, repeats))
     return out
 
 

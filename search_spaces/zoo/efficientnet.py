@@ -1,6 +1,7 @@
 """EfficientNet-B0…B7 (Tan & Le 2019) exactly as torchvision builds them.
 
-B0's stage table and the compound-scaling coefficients are data; B1–B7 are B0's rows passed through
+B0's stage table is data, the compound-scaling coefficients are the engine's B-table
+(:data:`nas.tools.scale.EFFICIENTNET`); B1–B7 are B0's rows passed through
 :func:`search_spaces.scaling.compound_scale` before anything is built. Stages hold only MBConv cells
 (stem conv in the stem cell; 1×1 conv, pool, dropout and FC in the head), so the network's linear
 drop-path schedule ``0.2 · i / n`` over its cells is torchvision's stochastic-depth schedule.
@@ -13,7 +14,8 @@ from functools import partial
 from cells import mbconv
 from nas.core.genotype import Network, Stage
 from nas.core.registry import register_arch
-from search_spaces.scaling import MBRow, Scale, compound_scale
+from nas.tools.scale import EFFICIENTNET
+from search_spaces.scaling import MBRow, compound_scale
 from search_spaces.zoo.mobile import conv_head, conv_stem
 
 # (expand, kernel, stride, in, out, layers): Table 1 of the paper, torchvision's ``_efficientnet_conf``.
@@ -27,20 +29,6 @@ EFFICIENTNET_B0 = [
     MBRow(6, 3, 1, 192, 320, 1),
 ]
 
-# (width_mult, depth_mult, resolution, dropout) as torchvision's efficientnet_b0…b7 builders use them.
-EFFICIENTNET = {
-    "b0": Scale(1.0, 1.0, 224, 0.2),
-    "b1": Scale(1.0, 1.1, 240, 0.2),
-    "b2": Scale(1.1, 1.2, 260, 0.3),
-    "b3": Scale(1.2, 1.4, 300, 0.3),
-    "b4": Scale(1.4, 1.8, 380, 0.4),
-    "b5": Scale(1.6, 2.2, 456, 0.4),
-    "b6": Scale(1.8, 2.6, 528, 0.5),
-    "b7": Scale(2.0, 3.1, 600, 0.5),
-}
-# torchvision builds B5–B7 with BatchNorm2d(eps=1e-3, momentum=0.01) (the TF weights' settings).
-TF_BN = {"bn_eps": 1e-3, "bn_momentum": 0.01}
-TF_BN_VARIANTS = ("b5", "b6", "b7")
 STOCHASTIC_DEPTH = 0.2
 
 
@@ -49,7 +37,7 @@ def efficientnet(variant: str) -> Network:
     0.2 linear over blocks), 1×1 conv to 4× the last width, pool, dropout, FC."""
     scale = EFFICIENTNET[variant]
     rows = compound_scale(EFFICIENTNET_B0, scale.width_mult, scale.depth_mult)
-    bn = TF_BN if variant in TF_BN_VARIANTS else {}
+    bn = {"bn_eps": scale.bn_eps, "bn_momentum": scale.bn_momentum}  # B5–B7: the TF weights' settings
     stages = tuple(
         Stage(mbconv(f"mbconv{r.expand:g}_k{r.kernel}", r.expand, r.kernel, **bn), r.layers, r.cout, r.stride)
         for r in rows
