@@ -6,6 +6,7 @@ from search_spaces import (  # noqa: F401  (registration side effects)
     enas,
     macro,
     nb201,
+    scaling_space,
     transfer,
     zoo,
 )

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "nas.cli.train",
     "nas.cli.transfer",
     "nas.cli.search",
+    "nas.cli.scale",
     "nas.cli.calibrate",
     "nas.cli.final",
     "nas.cli.report",

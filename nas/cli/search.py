@@ -28,6 +28,7 @@ from nas.search.config import (
     SearchConfig,
     parse_objective,
 )
+from nas.search.driver import Search
 from nas.search.report import format_score
 from nas.search.run import load_config, run_search
 from nas.search.strategies import STRATEGIES
@@ -39,7 +40,7 @@ _RESUMABLE = (
 )  # fmt: skip
 
 # Library settings (SearchConfig and its objective) whose flag is not named after them.
-_FIELDS = {
+FIELDS = {
     "cost_s": "--table-cost-s",
     "data": "--data-dir",
     "train_overrides": "--set",
@@ -65,7 +66,7 @@ def _objective_choices() -> tuple[str, ...]:
     return ("train", "table", "synthetic", *(f"zero-cost:{p}" for p in proxies.PROXIES))
 
 
-def _add_objective(p: argparse.ArgumentParser) -> None:
+def add_objective(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("objective")
     o.add_argument(
         "--objective",
@@ -135,7 +136,7 @@ def _add_zero_cost(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_execution(p: argparse.ArgumentParser) -> None:
+def add_execution(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("execution")
     e.add_argument(
         "--executor",
@@ -184,10 +185,10 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     add_quiet(r, "no live progress line", default=None)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    _add_objective(p)
+def add_common(p: argparse.ArgumentParser) -> None:
+    add_objective(p)
     _add_zero_cost(p)
-    _add_execution(p)
+    add_execution(p)
     _add_run(p)
 
 
@@ -224,8 +225,8 @@ def add_parser(sub: Any) -> None:
         help="evaluate these zoo names / genotype files first ('resnet20,densenet_bc')",
     )
     s.add_argument("--max-duplicates", type=int, default=None, help=argparse.SUPPRESS)
-    _add_common(s)
-    finish(s, _search, **_FIELDS)
+    add_common(s)
+    finish(s, _search, **FIELDS)
 
     b = command(
         sub,
@@ -238,8 +239,8 @@ def add_parser(sub: Any) -> None:
         default=",".join(DEFAULT_BASELINES),
         help=f"zoo names or genotype files (default: {','.join(DEFAULT_BASELINES)})",
     )
-    _add_common(b)
-    finish(b, _baselines, **_FIELDS)
+    add_common(b)
+    finish(b, _baselines, **FIELDS)
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -258,7 +259,7 @@ def _run_dir(args: argparse.Namespace) -> dict[str, Any]:
     return _given(runs_dir=args.runs_dir, name=args.name)
 
 
-def _common_config(args: argparse.Namespace) -> dict[str, Any]:
+def common_config(args: argparse.Namespace) -> dict[str, Any]:
     objective = parse_objective(
         args.objective,
         dataset=args.dataset,
@@ -297,7 +298,7 @@ def _common_config(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _resume_config(args: argparse.Namespace) -> SearchConfig:
+def resume_config(args: argparse.Namespace) -> SearchConfig:
     config = load_config(args.resume)
     for k in _RESUMABLE:
         v = getattr(args, k, None)
@@ -311,7 +312,8 @@ def _resume_config(args: argparse.Namespace) -> SearchConfig:
     return config
 
 
-def _execute(config: SearchConfig, resume: Path | None) -> None:
+def execute_run(config: SearchConfig, resume: Path | None) -> Search:
+    """Run (or continue) ``config``'s search and print its summary; exit 130 when interrupted."""
     try:
         search = run_search(config, resume=resume)
     except KeyboardInterrupt:
@@ -332,11 +334,12 @@ def _execute(config: SearchConfig, resume: Path | None) -> None:
     print("\n".join(lines))
     if search.stop_reason == "interrupted":
         raise SystemExit(130)
+    return search
 
 
 def _search(args: argparse.Namespace) -> None:
     if args.resume is not None:
-        _execute(_resume_config(args), args.resume)
+        execute_run(resume_config(args), args.resume)
         return
     if not args.space:
         raise ValueError("nas search needs --space (or --resume DIR)")
@@ -348,21 +351,21 @@ def _search(args: argparse.Namespace) -> None:
         strategy_options=dict(args.strategy_opt),
         seed_with=list(args.seed_with),
         **_given(strategy=args.strategy, max_duplicates=args.max_duplicates),
-        **_common_config(args),
+        **common_config(args),
     )
-    _execute(config, None)
+    execute_run(config, None)
 
 
 def _baselines(args: argparse.Namespace) -> None:
     if args.resume is not None:
-        _execute(_resume_config(args), args.resume)
+        execute_run(resume_config(args), args.resume)
         return
     archs = [a for a in args.archs.split(",") if a.strip()]
     if not archs:
         raise ValueError("--archs is empty")
-    common = _common_config(args)
+    common = common_config(args)
     if common.get("name") is None:
         obj = common["objective"].to_dict()
         common["name"] = f"baselines-{obj.get('dataset', obj['kind'])}-{obj.get('preset', '')}".rstrip("-")
     config = SearchConfig(space="", strategy=None, seed_with=archs, kind="baselines", **common)
-    _execute(config, None)
+    execute_run(config, None)

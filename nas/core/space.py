@@ -32,6 +32,9 @@ class SearchSpace(ABC):
     product of the option counts over-counts (constrained dimensions)."""
 
     name: str = "space"
+    #: Members are trained as decoded, at their own input resolution and not shrunk to a fidelity
+    #: preset's cells / width (a compound-scaling space: its members differ in exactly those).
+    trains_as_built: bool = False
 
     @abstractmethod
     def choices(self) -> dict[str, tuple[Choice, ...]]:
@@ -108,6 +111,12 @@ class SearchSpace(ABC):
 
     def size(self) -> int:
         return math.prod(len(o) for o in self.choices().values())
+
+    def member_choices(self) -> list[Choices] | None:
+        """The choices of every member when the space is a constrained part of the product of
+        ``choices()`` (the grid strategy walks these instead of the product); None: every combination
+        is a member."""
+        return None
 
     def enumerate(self, limit: int = 1_000_000) -> Iterator[Genotype]:
         """Every member, in the order of ``itertools.product`` over ``choices()``."""

@@ -215,3 +215,15 @@ def write_best(
     if strategy is not None:
         d.update(strategy.summary())
     write_json(directory / "best.json", d, indent=1, default=str)
+
+
+def best_genotype(directory: str | Path) -> dict[str, Any]:
+    """The best trial's genotype (as JSON data) of the run in ``directory``; ``ValueError`` naming the
+    path when it has no ``best.json`` or no successful trial."""
+    path = Path(directory) / "best.json"
+    if not path.is_file():
+        raise ValueError(f"{str(directory)!r} has no best.json: not a search run directory")
+    best = json.loads(path.read_text()).get("best") or {}
+    if not best.get("genotype"):
+        raise ValueError(f"run {str(directory)!r} has no best genotype (no trial of it succeeded yet)")
+    return dict(best["genotype"])

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nas.core.genotype import from_json
+from nas.core.genotype import Network, from_json
 from nas.core.space import SearchSpace
 from nas.data.datasets import load_dataset
 from nas.search.config import TrainObjectiveConfig
@@ -35,10 +35,13 @@ class TrainObjective(Objective):
 
     @classmethod
     def from_config(cls, config: TrainObjectiveConfig, space: SearchSpace, context: RunContext) -> Objective:
-        return cls(config)
+        return cls(config, as_built=space.trains_as_built)
 
-    def __init__(self, config: TrainObjectiveConfig | None = None) -> None:
+    def __init__(self, config: TrainObjectiveConfig | None = None, *, as_built: bool = False) -> None:
+        """``as_built``: train each candidate at its own input resolution and without the preset's
+        cells / width (:attr:`nas.core.space.SearchSpace.trains_as_built`)."""
         config = config or TrainObjectiveConfig()  # validated: the preset exists and has a validation split
+        self.as_built = as_built
         self.dataset = config.dataset
         self.data = config.data
         self.preset = config.preset
@@ -58,11 +61,15 @@ class TrainObjective(Objective):
         return data
 
     def evaluate(self, job: Job, report: Report) -> dict[str, Any]:
-        preset = get_preset(self.preset, **{**self.overrides, "seed": job.seed, "evaluate_test": False})
-        data = self._load(preset)
-        net = fit_genotype(
-            from_json(job.genotype), data.num_classes, data.image_size, aux=preset.aux_weight > 0
+        genotype = from_json(job.genotype)
+        built: dict[str, Any] = {}
+        if self.as_built and isinstance(genotype, Network):
+            built = {"image_size": genotype.input_size[1], "cells": None, "width": None}
+        preset = get_preset(
+            self.preset, **{**self.overrides, **built, "seed": job.seed, "evaluate_test": False}
         )
+        data = self._load(preset)
+        net = fit_genotype(genotype, data.num_classes, data.image_size, aux=preset.aux_weight > 0)
         full = describe(net.replace(aux=()))
         proxy = apply_preset(net, preset)
         params = int(full["params"])
@@ -114,4 +121,5 @@ class TrainObjective(Objective):
             "preset": self.preset,
             "train_overrides": self.overrides,
             "epochs": self.epochs,
+            **({"as_built": True} if self.as_built else {}),
         }

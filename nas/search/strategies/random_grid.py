@@ -3,7 +3,7 @@
 ==========  =========================================================================================
 random      uniform over the product of the choices
 grid        every member in ``itertools.product`` order (``shuffle=true`` for a seeded random order), or
-            an explicit list of points (``points=FILE.json``)
+            an explicit list of points (``points=FILE.json``), or a constrained space's members
 ==========  =========================================================================================
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from nas.core.errors import ConfigError
 from nas.core.space import SearchSpace
-from nas.search.strategies.base import Choices, Strategy, register_strategy
+from nas.search.strategies.base import Choices, Strategy, choice_key, register_strategy
 
 
 @register_strategy
@@ -41,6 +41,7 @@ class GridSearch(Strategy):
     def __init__(self, space: SearchSpace, seed: int = 0, **options: Any) -> None:
         super().__init__(space, seed, **options)
         self.index = 0
+        self._observed: set[str] = set()
         self._points: list[Choices] | None = None
         if self.opts["points"]:
             path = Path(self.opts["points"])
@@ -55,6 +56,8 @@ class GridSearch(Strategy):
                     f"strategy 'grid': points file {str(path)!r} must hold a JSON list of choice dicts",
                 )
             self._points = [space.check(p) for p in pts]
+        else:
+            self._points = space.member_choices()  # a constrained space: its members, not the product
         self.total = (
             len(self._points) if self._points is not None else math.prod(len(v) for v in self.dims.values())
         )
@@ -82,11 +85,20 @@ class GridSearch(Strategy):
         return out
 
     def propose(self) -> Choices | None:
-        if self.index >= self.total:
-            return None
-        i = self._perm[self.index] if self._perm is not None else self.index
-        self.index += 1
-        return self._at(i)
+        """The next point not observed yet: after a resume, the trials finished after the last saved
+        state are replayed to ``observe`` and not proposed again (nor seed points of the space)."""
+        while self.index < self.total:
+            i = self._perm[self.index] if self._perm is not None else self.index
+            self.index += 1
+            choices = self._at(i)
+            if choice_key(choices) not in self._observed:
+                return choices
+        return None
+
+    def observe(
+        self, choices: Mapping[str, Any], score: float | None, costs: Mapping[str, float] | None = None
+    ) -> None:
+        self._observed.add(choice_key(choices))
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "index": self.index}
