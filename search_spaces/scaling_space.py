@@ -103,7 +103,7 @@ class _Scaled(SearchSpace):
         return dict(rng.choice(others))
 
 
-@register_space("scale")
+@register_space("scale", description="compound scaling: alpha, beta, gamma at phi=1, a*b^2*g^2 ~ 2")
 class CompoundGridSpace(_Scaled):
     """α (depth), β (width), γ (resolution) at φ = 1 on a grid of ``step`` over each coefficient's
     ``[low, high]`` (a number: fixed), restricted to ``|α·β²·γ² − target| ≤ tolerance``."""
@@ -147,10 +147,11 @@ class CompoundGridSpace(_Scaled):
         return dict(zip(COEFFICIENTS, map(float, m.groups())))
 
 
-@register_space("scale-list")
+@register_space("scale-list", description="named [depth, width, resolution] scalings of a base network")
 class ScaledFamilySpace(_Scaled):
     """Named scalings of ``base``: ``members`` maps a name to ``[depth, width, resolution]``
-    multipliers (all three multipliers, also an integer resolution), in the order given."""
+    multipliers (all three multipliers, also an integer resolution), in the order given; without
+    ``members`` the space holds the base alone (``base: [1, 1, 1]``), so it can be listed and shown."""
 
     name = "scale-list"
 
@@ -160,6 +161,8 @@ class ScaledFamilySpace(_Scaled):
         members: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         super().__init__(base)
+        if members is None:
+            members = {"base": (1.0, 1.0, 1.0)}
         if not members:
             raise ConfigError("members", "give at least one NAME: [depth, width, resolution]")
         self.members: dict[str, tuple[float, float, float]] = {}
