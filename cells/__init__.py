@@ -1,6 +1,6 @@
 """Ops (primitive and compound) and hand-designed blocks as cells; registers into ``nas.OPS``."""
 
-from cells import compound, ops  # noqa: F401  (registration side effects)
+from cells import compound, modern_ops, ops  # noqa: F401  (registration side effects)
 from cells.blocks import (
     CellWriter,
     basic_block,

@@ -156,10 +156,13 @@ def mbconv(
     bn_momentum: float = 0.1,
     drop_path: bool = True,
     se_act: str = "silu",
+    se_gate: str = "sigmoid",
+    squeeze: int | None = None,
 ) -> Cell:
     """Inverted residual (MobileNet-v2 / EfficientNet MBConv): [1×1 expand] → depthwise k×k (stride =
-    cell's) → [squeeze-excitation, squeeze width ``se·Cin``] → 1×1 project, BN; residual add with
-    stochastic depth when shapes allow (``skip`` with ``project="none"`` vanishes otherwise)."""
+    cell's) → [squeeze-excitation, squeeze width ``se·Cin``, or ``squeeze`` channels (MobileNet-v3
+    rounds them), gated by ``se_gate``] → 1×1 project, BN; residual add with stochastic depth when
+    shapes allow (``skip`` with ``project="none"`` vanishes otherwise)."""
     w = CellWriter()
     bn = {"bn_eps": bn_eps, "bn_momentum": bn_momentum}
     x = "x"
@@ -171,10 +174,10 @@ def mbconv(
     combine = "sum"
     if se:
         g = w.add("se_pool", "adaptive_avgpool", x, size=1)
-        g = w.add("se_fc1", "conv", g, channels=f"Cin*{se:g}", kernel=1, bias=True)
+        g = w.add("se_fc1", "conv", g, channels=squeeze or f"Cin*{se:g}", kernel=1, bias=True)
         g = w.add("se_act", se_act, g)
         g = w.add("se_fc2", "conv", g, channels=hidden, kernel=1, bias=True)
-        g = w.add("se_gate", "sigmoid", g)
+        g = w.add("se_gate", se_gate, g)
         project_in, combine = [g, x], "mul"
     y = w.conv_bn_act("project_", project_in, "C", 1, act=None, combine=combine, **bn)
     s = w.add("residual", "skip", "x", channels="C", stride="cell", project="none")

@@ -29,14 +29,15 @@ def se_gate(
     *,
     prefix: str = "se_",
     act: str = "relu",
+    gate: str = "sigmoid",
 ) -> str:
     """Squeeze-excitation on ``x`` (which has ``channels`` channels): global average pool → 1×1 conv
-    (bias) to ``squeeze`` channels → ``act`` → 1×1 conv (bias) back → sigmoid, multiplied with ``x``."""
+    (bias) to ``squeeze`` channels → ``act`` → 1×1 conv (bias) back → ``gate``, multiplied with ``x``."""
     g = w.add(f"{prefix}pool", "adaptive_avgpool", x, size=1)
     g = w.add(f"{prefix}fc1", "conv", g, channels=squeeze, kernel=1, bias=True)
     g = w.add(f"{prefix}act", act, g)
     g = w.add(f"{prefix}fc2", "conv", g, channels=channels, kernel=1, bias=True)
-    g = w.add(f"{prefix}gate", "sigmoid", g)
+    g = w.add(f"{prefix}gate", gate, g)
     return w.add(f"{prefix}scale", "identity", [x, g], combine="mul")
 
 

@@ -10,6 +10,7 @@ drop-path skips it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 from torch import nn
 
@@ -18,12 +19,15 @@ from nas.core.registry import register_op
 Size = int | Sequence[int]
 
 
-def _pair(v: Size) -> tuple[int, int]:
-    if isinstance(v, int):
-        return (v, v)
-    if len(v) != 2:
-        raise ValueError(f"expected an int or two ints, got {list(v)}")
-    return (int(v[0]), int(v[1]))
+def _pair(v: Size, attr: str, minimum: int = 1) -> tuple[int, int]:
+    """``v`` as (height, width); each an int >= ``minimum``, checked here so torch never sees -3."""
+    pair = [v, v] if isinstance(v, Integral) else v
+    if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
+        raise ValueError(f"attr {attr!r} must be an int or two ints, got {v!r}")
+    for x in pair:
+        if isinstance(x, bool) or not isinstance(x, Integral) or x < minimum:
+            raise ValueError(f"attr {attr!r} must be ints >= {minimum}, got {v!r}")
+    return (int(pair[0]), int(pair[1]))
 
 
 def same_channels(op: str, c_in: int, c_out: int) -> None:
@@ -51,15 +55,17 @@ def conv(
     bias: bool = False,
 ) -> nn.Module:
     """2-D convolution; ``padding`` defaults to "same" (``dilation * (kernel - 1) // 2``)."""
-    k, d = _pair(kernel), _pair(dilation)
-    pad = tuple(di * (ki - 1) // 2 for ki, di in zip(k, d)) if padding is None else _pair(padding)
+    k, d = _pair(kernel, "kernel"), _pair(dilation, "dilation")
+    pad = (
+        tuple(di * (ki - 1) // 2 for ki, di in zip(k, d)) if padding is None else _pair(padding, "padding", 0)
+    )
     g = _groups(groups, c_in)
     if c_in % g or c_out % g:
         raise ValueError(f"attr 'groups'={g} must divide input channels {c_in} and output channels {c_out}")
     return nn.Conv2d(c_in, c_out, k, stride=stride, padding=pad, dilation=d, groups=g, bias=bias)
 
 
-@register_op("linear", fresh=True)
+@register_op("linear", fresh=True, last_dim=True)  # features are the last dim (flat or NHWC)
 def linear(c_in: int, c_out: int, stride: int, bias: bool = True) -> nn.Module:
     _no_stride("linear", stride)
     return nn.Linear(c_in, c_out, bias=bias)
@@ -80,6 +86,8 @@ def lrn(
 ):
     same_channels("lrn", c_in, c_out)
     _no_stride("lrn", stride)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"attr 'size' must be an int >= 1, got {size!r}")
     return nn.LocalResponseNorm(size, alpha=alpha, beta=beta, k=k)
 
 
@@ -127,7 +135,8 @@ def maxpool(
 ) -> nn.Module:
     """Max pooling; the node's stride is the pool's stride."""
     same_channels("maxpool", c_in, c_out)
-    return nn.MaxPool2d(_pair(kernel), stride=stride, padding=_pair(padding), ceil_mode=ceil_mode)
+    k, pad = _pair(kernel, "kernel"), _pair(padding, "padding", 0)
+    return nn.MaxPool2d(k, stride=stride, padding=pad, ceil_mode=ceil_mode)
 
 
 @register_op("avgpool", fresh=True)
@@ -142,9 +151,9 @@ def avgpool(
 ) -> nn.Module:
     same_channels("avgpool", c_in, c_out)
     return nn.AvgPool2d(
-        _pair(kernel),
+        _pair(kernel, "kernel"),
         stride=stride,
-        padding=_pair(padding),
+        padding=_pair(padding, "padding", 0),
         ceil_mode=ceil_mode,
         count_include_pad=count_include_pad,
     )
@@ -154,14 +163,14 @@ def avgpool(
 def adaptive_avgpool(c_in: int, c_out: int, stride: int, size: Size = 1) -> nn.Module:
     same_channels("adaptive_avgpool", c_in, c_out)
     _no_stride("adaptive_avgpool", stride)
-    return nn.AdaptiveAvgPool2d(_pair(size))
+    return nn.AdaptiveAvgPool2d(_pair(size, "size"))
 
 
 @register_op("adaptive_maxpool", fresh=True)
 def adaptive_maxpool(c_in: int, c_out: int, stride: int, size: Size = 1) -> nn.Module:
     same_channels("adaptive_maxpool", c_in, c_out)
     _no_stride("adaptive_maxpool", stride)
-    return nn.AdaptiveMaxPool2d(_pair(size))
+    return nn.AdaptiveMaxPool2d(_pair(size, "size"))
 
 
 @register_op("flatten", identity=False)
@@ -175,7 +184,7 @@ def flatten(c_in: int, c_out: int, stride: int) -> nn.Module:
 def dropout(c_in: int, c_out: int, stride: int, p: float = 0.5) -> nn.Module:
     same_channels("dropout", c_in, c_out)
     _no_stride("dropout", stride)
-    if not 0.0 <= p < 1.0:
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
         raise ValueError(f"attr 'p' must be in [0, 1), got {p}")
     return nn.Dropout(p)
 

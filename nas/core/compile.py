@@ -169,9 +169,10 @@ def _build_node(
     """One node's module, output info and step, from its present inputs (``None``: the op is absent)."""
     shape = _combine(node, present, ins, at)
     factor = max(t.factor for t in ins)
-    c_out = G.resolve_channels(node.channels, C=width, Cin=ref.channels, inp=shape[0], K=num_classes)
-    node_stride = _resolve_stride(node.stride, stride, factor, ref.factor, at)
     entry = OPS.entry(node.op)
+    c_in = shape[-1] if entry.meta.get("last_dim") else shape[0]  # nn.Linear / nn.LayerNorm: last dim
+    c_out = G.resolve_channels(node.channels, C=width, Cin=ref.channels, inp=c_in, K=num_classes)
+    node_stride = _resolve_stride(node.stride, stride, factor, ref.factor, at)
     kwargs = node.kwargs
     single = len(present) == 1
     if entry.meta.get("inplace"):
@@ -179,8 +180,8 @@ def _build_node(
         # whose only consumer is this node.
         kwargs["inplace"] = (not single) or (ins[0].fresh and consumers.get(present[0], 0) == 1)
     try:
-        module = entry.obj(shape[0], c_out, node_stride, **kwargs)
-    except (TypeError, ValueError) as e:
+        module = entry.obj(c_in, c_out, node_stride, **kwargs)
+    except (TypeError, ValueError, RuntimeError) as e:  # RuntimeError: torch refusing a size
         raise ValueError(f"{at}: op {node.op!r}: {e}") from None
     if module is None:  # e.g. a residual that only exists when shapes match
         return None

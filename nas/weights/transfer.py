@@ -1,9 +1,11 @@
 """Weight transfer by structure: pair the weighted layers of two networks in dataflow order.
 
 Both networks run once on the meta device (no memory, no arithmetic) in training mode, so auxiliary
-heads run too; every module that owns parameters or buffers is recorded when it is first called. The
-two sequences are paired one to one and every pair must agree in layer type and in the name and shape
-of each tensor. Names of the enclosing modules are never compared.
+heads run too; every module that owns parameters or buffers is recorded when its first call returns
+(a block owning a tensor next to its layers, as ConvNeXt's layer scale, comes after them). The two
+sequences are paired one to one and every pair must agree in layer kind (the ``torch.nn`` class it
+is or derives from: torchvision's ``LayerNorm2d`` is a ``LayerNorm``) and in the name and shape of
+each tensor. Names of the enclosing modules are never compared.
 """
 
 from __future__ import annotations
@@ -21,17 +23,17 @@ def _own_tensors(m: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def dataflow_layers(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple[str, nn.Module]]:
-    """Modules owning tensors, in the order a training-mode forward first calls them."""
+    """Modules owning tensors, in the order their first call in a training-mode forward returns."""
     names = {m: n for n, m in model.named_modules()}
     order: list[tuple[str, nn.Module]] = []
     seen: set[int] = set()
 
-    def hook(module: nn.Module, args: object) -> None:
+    def hook(module: nn.Module, args: object, out: object) -> None:
         if id(module) not in seen and _own_tensors(module):
             seen.add(id(module))
             order.append((names.get(module, "?"), module))
 
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules()]
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
     try:
         meta_call(model, (2, *input_size), train=True)
     finally:
@@ -59,7 +61,7 @@ def transfer(reference: nn.Module, target: nn.Module, input_size: tuple[int, ...
     dst = dataflow_layers(target, input_size)
     for k, ((sn, sm), (dn, dm)) in enumerate(zip(src, dst)):
         st, dt = _own_tensors(sm), _own_tensors(dm)
-        if type(sm) is not type(dm) or {n: t.shape for n, t in st.items()} != {
+        if _kind(sm) is not _kind(dm) or {n: t.shape for n, t in st.items()} != {
             n: t.shape for n, t in dt.items()
         }:
             raise ValueError(
@@ -77,6 +79,11 @@ def transfer(reference: nn.Module, target: nn.Module, input_size: tuple[int, ...
             dt[n].copy_(t)
             copied += 1
     return copied
+
+
+def _kind(m: nn.Module) -> type:
+    """The ``torch.nn`` class a layer is or derives from (a subclass may only change ``forward``)."""
+    return next(c for c in type(m).__mro__ if c.__module__.startswith("torch.nn."))
 
 
 def _sig(m: nn.Module) -> str:

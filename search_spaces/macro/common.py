@@ -226,8 +226,15 @@ class MacroSpace(SearchSpace):
         return self.check({k: rng.choice(o) for k, o in self.dims.items()})
 
     def mutate_choices(self, choices: Mapping[str, Choice], rng: random.Random) -> Choices:
-        """A uniformly chosen neighbour: one field changed, the result a canonical encoding (so a
-        controller only changes when that leaves no active field off its neutral value)."""
+        """A uniformly chosen neighbour (:meth:`neighbours`)."""
+        moves = self.neighbours(choices)
+        if not moves:
+            raise ValueError(f"space {self.name!r} has a single member: nothing to mutate")
+        return rng.choice(moves)
+
+    def neighbours(self, choices: Mapping[str, Choice]) -> list[Choices]:
+        """Members one field away, each a canonical encoding (so a controller only changes when that
+        leaves no active field off its neutral value)."""
         c = self.check(choices)
         moves = []
         for k, opts in self.dims.items():
@@ -236,9 +243,7 @@ class MacroSpace(SearchSpace):
                     new = {**c, k: o}
                     if self.check(new) == new:
                         moves.append(new)
-        if not moves:
-            raise ValueError(f"space {self.name!r} has a single member: nothing to mutate")
-        return rng.choice(moves)
+        return moves
 
     def define_by_run(self, trial: Any) -> Choices:
         """Optuna define-by-run: a categorical suggestion per field that applies (controllers first)."""

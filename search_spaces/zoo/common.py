@@ -76,11 +76,20 @@ def pool_cell(kind: str = "maxpool", kernel: int = 2, padding: int = 0, ceil_mod
     return w.cell(f"{kind}{kernel}" + ("_ceil" if ceil_mode else ""), x)
 
 
-def plain_stages(rows: Sequence[int | str], *, kernel: int = 3, bn: bool = False) -> tuple[Stage, ...]:
-    """VGG-style config (``[64, "M", 128, ...]``) → stages; runs of equal widths become repeats."""
+def plain_stages(
+    rows: Sequence[int | str],
+    *,
+    kernel: int = 3,
+    bn: bool = False,
+    cell: Cell | None = None,
+    pool: Cell | None = None,
+) -> tuple[Stage, ...]:
+    """VGG-style config (``[64, "M", 128, ...]``) → stages; runs of equal widths become repeats.
+    Widths are conv cells (``cell``: another block, e.g. SqueezeNet's fire), ``"M"`` a 2×2 max-pool
+    (``pool``: another pooling cell)."""
     stages: list[Stage] = []
-    conv = conv_cell(kernel, bn=bn)
-    pool = pool_cell("maxpool", 2)
+    conv = conv_cell(kernel, bn=bn) if cell is None else cell
+    pool = pool_cell("maxpool", 2) if pool is None else pool
     for v in rows:
         if v == "M":
             stages.append(Stage(pool, 1, None, 2))

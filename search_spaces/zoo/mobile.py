@@ -20,13 +20,17 @@ def conv_head(
     bn_eps: float = 1e-5,
     bn_momentum: float = 0.1,
     name: str = "conv_head",
+    hidden: int | None = None,
 ) -> Cell:
-    """1×1 conv-BN-act to ``channels`` → global average pool → flatten → dropout → linear (K).
-    The head of MobileNet-v2/v3 and EfficientNet."""
+    """1×1 conv-BN-act to ``channels`` → global average pool → flatten → [linear to ``hidden``, act
+    (MobileNet-v3)] → dropout → linear (K). The head of MobileNet-v2/v3, MNASNet and EfficientNet."""
     w = CellWriter()
     x = w.conv_bn_act("last_", "x", channels, 1, act=act, bn_eps=bn_eps, bn_momentum=bn_momentum)
     x = w.add("pool", "adaptive_avgpool", x, size=1)
     x = w.add("flatten", "flatten", x)
+    if hidden:
+        x = w.add("hidden_fc", "linear", x, channels=hidden)
+        x = w.add("hidden_act", act, x)
     if dropout:
         x = w.add("drop", "dropout", x, p=dropout)
     x = w.add("fc", "linear", x, channels="K")
