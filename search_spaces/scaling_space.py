@@ -96,6 +96,9 @@ class _Scaled(SearchSpace):
     def sample_choices(self, rng: random.Random) -> Choices:
         return dict(rng.choice(self._points))
 
+    def neighbours(self, choices: Mapping[str, Choice]) -> list[Choices]:
+        return [dict(c) for c in self._points if c != dict(choices)]
+
     def mutate_choices(self, choices: Mapping[str, Choice], rng: random.Random) -> Choices:
         others = [c for c in self._points if c != dict(choices)]
         if not others:

@@ -33,3 +33,24 @@ def best_found(strategy: str, table: dict[str, float], seed: int, queries: int, 
         best = max(best, v)
         curve.append(best)
     return curve
+
+
+def damaged_run(name: str | None = None, text: str | None = None, trials: int = 3):
+    """A test setup ``(tmp) -> None``: a finished synthetic inline run in ``tmp/run`` (nb201, evolution,
+    seed 1), then its file ``name`` overwritten with ``text`` (``text`` None: deleted; ``name`` None: left
+    whole, for resume-flag cases)."""
+
+    def setup(tmp: Path) -> None:
+        from nas.cli import main
+
+        run = tmp / "run"
+        argv = ["search", "--space", "nb201", "--strategy", "evolution", "--seed", "1", "--quiet"]
+        argv += ["--objective", "synthetic", "--executor", "inline", "--budget", f"{trials}trials"]
+        argv += ["--out", str(run)]
+        assert main(argv) == 0
+        if name is not None and text is None:
+            (run / name).unlink()
+        elif name is not None:
+            (run / name).write_text(text)
+
+    return setup

@@ -67,7 +67,7 @@ def test_local_ray_tpe_search_through_optunasearch(tmp_path, table_csv) -> None:
     ran = df[~df.cached]
     assert ran.node_id.str.fullmatch(r"[0-9a-f]{56}").all()  # Ray node ids, recorded per trial
     seed = df[df.source == "seed"].iloc[0]
-    assert seed["name"] == "resnet20" and seed.status == "failed"  # raised in the worker; recorded
+    assert seed["name"] == "resnet20" and seed.status == "error"  # raised in the worker; recorded
     assert (df.status == "ok").sum() >= 20
     assert (run / "ray" / "session-1").is_dir()  # Ray's own experiment directory lives in the run
     assert len(pd.read_parquet(run / "trials.parquet")) == 24

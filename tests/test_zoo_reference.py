@@ -148,9 +148,15 @@ def test_build_weights_from_local_cache(monkeypatch, tmp_path) -> None:
                 m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
                 m.bias.normal_(0, 0.1)
-    url = torchvision.models.get_model_weights("mobilenet_v2").DEFAULT.url
+    from nas.weights.hubfile import sha256
+
+    enum = torchvision.models.get_model_weights("mobilenet_v2").DEFAULT
     (tmp_path / "checkpoints").mkdir()
-    torch.save(ref.state_dict(), tmp_path / "checkpoints" / Path(url).name)
+    staged = tmp_path / "checkpoints" / "staged.pth"
+    torch.save(ref.state_dict(), staged)
+    # its file name must carry its SHA-256 prefix, as torchvision's published ones do
+    monkeypatch.setattr(enum.value, "url", f"https://x/mobilenet_v2-{sha256(staged)[:8]}.pth")
+    staged.rename(tmp_path / "checkpoints" / Path(enum.url).name)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     ours = nas.build("mobilenet_v2", input_size=32, weights="torchvision").eval()
     x = torch.randn(2, 3, 32, 32)

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from nas.cli.options import HELP_FORMAT, flag_for
 from nas.core.errors import ConfigError
@@ -30,7 +31,8 @@ COMMAND_MODULES = (
     "nas.cli.report",
 )
 
-USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
+# OSError: a path the user gave that cannot be read or written (permissions, read-only or full disk)
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
 
 
 class UsageError(Exception):
@@ -66,7 +68,25 @@ def _message(e: BaseException, args: argparse.Namespace | None) -> str:
         text = f"{flag}: {e.message}" if flag else str(e)
         fixes = dict.fromkeys(f for f in (flag_for(x, flags) for x in e.fixes) if f)
         return f"{text} (pass {' or '.join(fixes)})" if fixes else text
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return _os_message(e, args)
     return str(e.args[0] if isinstance(e, KeyError) and e.args else e)
+
+
+def _os_message(e: OSError, args: argparse.Namespace | None) -> str:
+    """``--out /sys/t: Permission denied``: the path the system refused and, when it is (under)
+    the value of one of the command's flags, that flag."""
+    path = Path(str(e.filename))
+    text = f"{path}: {e.strerror}"
+    flags = getattr(args, "config_flags", {})
+    for dest, value in vars(args or argparse.Namespace()).items():
+        if isinstance(value, str | Path) and dest in flags and str(value):
+            given = Path(value)
+            if given == path:
+                return f"{flags[dest]} {text}"
+            if path in given.parents:
+                return f"{flags[dest]} {given}: {text}"
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,13 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"nas: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return 0
     except USER_ERRORS as e:
         if debug:
             raise
         print(f"nas: error: {_message(e, args)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
     return 0
 
 

@@ -7,27 +7,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nas.cli.options import add_format, command, finish
+from nas.cli.options import add_format, command, finish, positive_int
 from nas.core.compile import validate
+from nas.core.genotype import Network
 from nas.core.graph import canonical_key
 from nas.core.resolve import resolve
 from nas.tools.describe import describe, write
 from nas.tools.draw import draw
+from nas.tools.sizeguard import check_network
 
 ARCH_HELP = "a zoo name (see `nas zoo list`) or a genotype JSON file"
 
 
 def _describe(args: argparse.Namespace) -> None:
     d = describe(args.arch, input_size=args.input_size, num_classes=args.num_classes)
+    check_network(d)  # a network no device could hold is an error, not a table
     print(write(d, args.format, args.output))
 
 
 def _draw(args: argparse.Namespace) -> None:
-    print(draw(resolve(args.arch), args.output, cell=args.cell))
+    print(draw(validate(args.arch), args.output, cell=args.cell))  # a broken genotype draws nothing
 
 
 def _validate(args: argparse.Namespace) -> None:
-    g = validate(args.arch)
+    g = resolve(args.arch)
+    if isinstance(g, Network):
+        check_network(describe(g))  # sizes first: checking the structure builds it on the meta device
+    g = validate(g)
     print(json.dumps({"name": g.name, "valid": True, "key": canonical_key(g)}))
 
 
@@ -43,10 +49,16 @@ def add_parser(sub: Any) -> None:
     )
     d.add_argument("arch", help=ARCH_HELP)
     d.add_argument(
-        "--input-size", type=int, default=None, help="input height and width (default: the genotype's)"
+        "--input-size",
+        type=positive_int,
+        default=None,
+        help="input height and width (default: the genotype's)",
     )
     d.add_argument(
-        "--num-classes", type=int, default=None, help="classes of the classifier (default: the genotype's)"
+        "--num-classes",
+        type=positive_int,
+        default=None,
+        help="classes of the classifier (default: the genotype's)",
     )
     add_format(d, ("table", "json", "csv"))
     d.add_argument("-o", "--output", type=Path, default=None, help="also write to this file")

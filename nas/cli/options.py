@@ -127,6 +127,17 @@ def text_pair(text: str) -> tuple[str, str]:
     return key, value.strip()
 
 
+def positive_int(text: str) -> int:
+    """An int >= 1 (a size, a count): anything else is refused by the parser, naming the flag."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {n}")
+    return n
+
+
 json_pair.__name__ = "KEY=VALUE"  # argparse names a type in its error messages
 text_pair.__name__ = "FIELD=VALUE"
 

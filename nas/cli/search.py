@@ -18,6 +18,7 @@ from typing import Any
 
 from nas import proxies
 from nas.cli.options import add_data_dir, add_out, add_pairs, add_quiet, add_sets, command, finish, old_option
+from nas.cli.resume import apply_resumable, check_resume, resume_help
 from nas.core.registry import SPACES
 from nas.search.config import (
     DEFAULT_BASELINES,
@@ -29,15 +30,12 @@ from nas.search.config import (
     parse_objective,
 )
 from nas.search.driver import Search
+from nas.search.executor import ExecutorLost
 from nas.search.report import format_score
 from nas.search.run import load_config, run_search
+from nas.search.rundir import IncompleteRun, complete_run
 from nas.search.strategies import STRATEGIES
 from nas.train.presets import preset_names
-
-# Settings a resumed run may change.
-_RESUMABLE = (
-    "budget", "executor", "address", "num_cpus", "concurrency", "cpus_per_trial", "gpus_per_trial", "quiet",
-)  # fmt: skip
 
 # Library settings (SearchConfig and its objective) whose flag is not named after them.
 FIELDS = {
@@ -62,8 +60,15 @@ def _default(name: str) -> Any:
     return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
 
 
+class _Kinds(tuple):
+    """The objective kinds, and ``faulty:RATES`` (open-ended: ``parse_objective`` checks the rates)."""
+
+    def __contains__(self, value: object) -> bool:
+        return super().__contains__(value) or str(value).split(":")[0] == "faulty"
+
+
 def _objective_choices() -> tuple[str, ...]:
-    return ("train", "table", "synthetic", *(f"zero-cost:{p}" for p in proxies.PROXIES))
+    return _Kinds(("train", "table", "synthetic", "faulty", *(f"zero-cost:{p}" for p in proxies.PROXIES)))
 
 
 def add_objective(p: argparse.ArgumentParser) -> None:
@@ -72,7 +77,7 @@ def add_objective(p: argparse.ArgumentParser) -> None:
         "--objective",
         default=None,
         choices=_objective_choices(),
-        metavar="{train,table,zero-cost:PROXY,synthetic}",
+        metavar="{train,table,zero-cost:PROXY,synthetic,faulty:RATES}",
         help="what a trial measures (default: train); zero-cost:synflow scores each candidate with a "
         f"zero-cost proxy ({', '.join(proxies.PROXIES)}) on one minibatch instead of training it",
     )
@@ -162,6 +167,20 @@ def add_execution(p: argparse.ArgumentParser) -> None:
         "--concurrency", type=int, default=None, help="trials at once (default: as resources allow)"
     )
     e.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        help="retries of a trial that failed transiently: out of memory, worker or node lost, timeout "
+        f"(default: {_default('max_retries')}); a deterministic error is never retried",
+    )
+    e.add_argument(
+        "--trial-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a trial running longer fails transiently (and is retried); default: no limit",
+    )
+    e.add_argument(
         "--early-stop", choices=EARLY_STOPPING, default=None, help="ASHA on the per-epoch proxy score"
     )
     add_pairs(e, "--asha-opt", "ASHA: max_t, grace_period, reduction_factor (repeatable)")
@@ -181,7 +200,7 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--seed", type=int, default=None, help=f"fixes everything random (default: {_default('seed')})"
     )
-    r.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue the run in DIR")
+    r.add_argument("--resume", type=Path, default=None, metavar="DIR", help=resume_help())
     add_quiet(r, "no live progress line", default=None)
 
 
@@ -260,7 +279,12 @@ def _run_dir(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def common_config(args: argparse.Namespace) -> dict[str, Any]:
-    objective = parse_objective(
+    """The SearchConfig settings of the command line (objective included)."""
+    return dict(objective=_objective(args), **run_settings(args))
+
+
+def _objective(args: argparse.Namespace) -> Any:
+    return parse_objective(
         args.objective,
         dataset=args.dataset,
         data=args.data_dir,
@@ -273,9 +297,12 @@ def common_config(args: argparse.Namespace) -> dict[str, Any]:
         sleep=args.synthetic_sleep,
         epochs=args.synthetic_epochs,
     )
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The SearchConfig settings of the command line but the objective (defaults left out)."""
     zero_cost = [n for n in (args.zero_cost or "").split(",") if n.strip()]
     return dict(
-        objective=objective,
         asha=dict(args.asha_opt),
         zero_cost=zero_cost,
         quiet=bool(args.quiet),
@@ -289,6 +316,8 @@ def common_config(args: argparse.Namespace) -> dict[str, Any]:
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
             concurrency=args.concurrency,
+            max_retries=args.max_retries,
+            trial_timeout=args.trial_timeout,
             early_stop=args.early_stop,
             profile=args.profile,
             proxy_batch=args.proxy_batch,
@@ -298,17 +327,50 @@ def common_config(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The SearchConfig settings the command line gives explicitly (the objective's aside: see
+    :mod:`nas.cli.resume`)."""
+    given = {k: v for k, v in run_settings(args).items() if k not in ("asha", "zero_cost", "quiet")}
+    if getattr(args, "asha_opt", None):
+        given["asha"] = dict(args.asha_opt)
+    if getattr(args, "zero_cost", None) is not None:
+        given["zero_cost"] = run_settings(args)["zero_cost"]
+    given.update(_given(**{k: getattr(args, k, None) for k in ("space", "strategy", "max_duplicates")}))
+    for k, dest in (("space_options", "space_opt"), ("strategy_options", "strategy_opt")):
+        if getattr(args, dest, None):
+            given[k] = dict(getattr(args, dest))
+    if getattr(args, "seed_with", None):
+        given["seed_with"] = list(args.seed_with)
+    if getattr(args, "archs", None) not in (None, ",".join(DEFAULT_BASELINES)):
+        given["seed_with"] = [a for a in args.archs.split(",") if a.strip()]
+    return given
+
+
 def resume_config(args: argparse.Namespace) -> SearchConfig:
-    config = load_config(args.resume)
-    for k in _RESUMABLE:
-        v = getattr(args, k, None)
-        if v is not None:
-            setattr(config, k, v)
-    for k in ("space", "strategy"):
-        v = getattr(args, k, None)
-        if v is not None and v != getattr(config, k):
-            raise ValueError(f"run {str(args.resume)!r} was created with --{k} {getattr(config, k)}, not {v}")
-    config.validate()
+    """The stored configuration of the run in ``--resume``, with the flags it may change applied
+    (any other flag that differs from it is an error naming it)."""
+    try:
+        config = load_config(args.resume)
+    except IncompleteRun as e:
+        return _complete(args, e)
+    check_resume(args, config, given_settings(args))
+    apply_resumable(args, config)
+    return config
+
+
+def _complete(args: argparse.Namespace, e: IncompleteRun) -> SearchConfig:
+    """A run killed while it was being created, resumed with the flags that created it: write its
+    config.json from them; without them, say what to do."""
+    if not hasattr(args, "space_opt"):  # nas baselines, nas scale grid: no flags rebuild the space
+        raise e
+    if not getattr(args, "space", None) or not args.budget:
+        raise ValueError(
+            f"{e.path}: {e.problem} — to complete the run, pass the flags that created it along with "
+            f"--resume {args.resume} (at least --space and --budget), or delete the directory"
+        ) from None
+    resume = Path(args.resume)
+    config = _new_config(args, runs_dir=str(resume.parent), name=resume.name)
+    complete_run(resume, config)
     return config
 
 
@@ -319,6 +381,9 @@ def execute_run(config: SearchConfig, resume: Path | None) -> Search:
     except KeyboardInterrupt:
         print("nas: interrupted; continue with `nas search --resume <run directory>`", file=sys.stderr)
         raise SystemExit(130) from None
+    except ExecutorLost as e:  # not the user's mistake (exit 2) but the machine's: exit 1, resumable
+        print(f"nas: error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
     s = search.summary()
     best = s["best"]
     lines = [f"run {s['run']}: {s['stop_reason'] or 'done'}"]
@@ -345,15 +410,19 @@ def _search(args: argparse.Namespace) -> None:
         raise ValueError("nas search needs --space (or --resume DIR)")
     if not args.budget:
         raise ValueError("nas search needs --budget ('100gpuh', '2h', '500trials', …)")
-    config = SearchConfig(
+    execute_run(_new_config(args), None)
+
+
+def _new_config(args: argparse.Namespace, **where: str) -> SearchConfig:
+    """The configuration of a new ``nas search`` run (``where``: its runs_dir and name, overriding --out)."""
+    return SearchConfig(
         space=args.space,
         space_options=dict(args.space_opt),
         strategy_options=dict(args.strategy_opt),
         seed_with=list(args.seed_with),
         **_given(strategy=args.strategy, max_duplicates=args.max_duplicates),
-        **common_config(args),
+        **{**common_config(args), **where},
     )
-    execute_run(config, None)
 
 
 def _baselines(args: argparse.Namespace) -> None:

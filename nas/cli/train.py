@@ -30,9 +30,8 @@ from nas.core.genotype import Network
 from nas.core.resolve import resolve
 from nas.data.datasets import load_dataset
 from nas.stats import mean_ci
-from nas.tools.describe import describe
 from nas.train.presets import Preset, apply_preset, get_preset, preset_names
-from nas.train.trainer import Trainer, check_device, fit_genotype
+from nas.train.trainer import Trainer, check_device, check_trainable, fit_genotype
 
 SUMMARY_METRICS = (
     "test_top1", "test_top5", "test_loss", "val_top1", "val_top5", "val_loss", "train_top1",
@@ -124,7 +123,8 @@ def preset_from(args: argparse.Namespace) -> Preset:
 _RUN_FILES = ("config.json", "genotype.json", "summary.json", "results.csv", "results.parquet")
 
 
-def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
+def check_out(out: Path, resume: bool, overwrite: bool) -> bool:
+    """Whether ``out`` holds a previous run, after refusing what cannot work (before any data is read)."""
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other")
     if out.exists() and not out.is_dir():
@@ -132,16 +132,21 @@ def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
     previous = out.is_dir() and (
         any((out / f).exists() for f in _RUN_FILES) or any(out.glob("seed*/checkpoint.pt"))
     )
+    if previous and not (resume or overwrite):
+        raise ValueError(
+            f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it"
+        )
+    return previous
+
+
+def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
+    previous = check_out(out, resume, overwrite)
     if previous and overwrite:
         for f in _RUN_FILES:
             (out / f).unlink(missing_ok=True)
         for d in out.glob("seed*"):
             if d.is_dir():
                 shutil.rmtree(d)
-    elif previous and not resume:
-        raise ValueError(
-            f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it"
-        )
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -244,7 +249,7 @@ def _write_results(out: Path, results: list[dict[str, Any]], dataset: str, fmt: 
 
 
 def print_plan(genotype: Any, ds: Any, preset: Any, args: argparse.Namespace, **extra: Any) -> None:
-    d = describe(genotype.replace(aux=()))
+    d = check_trainable(genotype, preset.batch_size, args.device)  # a dry run refuses what training would
     plan = {
         "would_train": genotype.name,
         "cells": genotype.num_cells,
@@ -281,6 +286,8 @@ def _train(args: argparse.Namespace) -> None:
     preset = preset_from(args)
     if args.out is None and not args.dry_run:
         raise ValueError("--out is required (e.g. --out runs/NAME)")
+    if args.out is not None and not args.dry_run:
+        check_out(args.out, args.resume, args.overwrite)
     net = resolve(args.arch)
     if not isinstance(net, Network):
         raise ValueError(f"{args.arch} is a single cell; nas train takes a network")

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nas.cli.options import command, finish, subcommands
+from nas.cli.options import command, finish, positive_int, subcommands
 from nas.core.genotype import save
 from nas.core.registry import ARCHS
 from nas.core.resolve import resolve
+from nas.tools.describe import describe
+from nas.tools.sizeguard import check_network
 from nas.weights.reference import compare
 
 NAME_HELP = "a zoo name (see `nas zoo list`)"
@@ -41,7 +43,9 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    r = compare(_name(args.name), input_size=args.input_size)
+    size = args.input_size or ARCHS.entry(_name(args.name)).meta.get("test_size")
+    check_network(describe(args.name, input_size=size), batch=2)  # compare() runs two images for real
+    r = compare(args.name, input_size=args.input_size)
     ok = (
         r["params"] == r["reference_params"] and r["macs"] == r["reference_macs"] and r["max_rel_diff"] < 1e-5
     )
@@ -89,7 +93,7 @@ def add_parser(sub: Any) -> None:
     zc.add_argument("name", help=NAME_HELP)
     zc.add_argument(
         "--input-size",
-        type=int,
+        type=positive_int,
         default=None,
         help="input height and width (default: the zoo entry's test size, else its own)",
     )

@@ -494,7 +494,14 @@ def from_json(text: str | bytes) -> Genotype:
 
 
 def load(path: str | Path) -> Genotype:
-    return from_json(Path(path).read_text())
+    """The genotype in file ``path``; any problem with its content is a ``ValueError`` naming the file."""
+    path = Path(path)
+    try:
+        return from_json(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a genotype JSON file (not UTF-8 text)") from None
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def save(genotype: Genotype, path: str | Path) -> Path:

@@ -14,6 +14,8 @@ def resolve(arch: G.Genotype | str | Path) -> G.Genotype:
         return arch
     if isinstance(arch, Path) or (isinstance(arch, str) and (arch.endswith(".json") or "/" in arch)):
         path = Path(arch)
+        if path.is_dir():
+            raise ValueError(f"genotype file {str(path)!r} is a directory")
         if not path.is_file():
             raise ValueError(f"genotype file {str(path)!r} does not exist")
         return G.load(path)

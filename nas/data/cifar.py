@@ -4,7 +4,6 @@ download it; or an ImageFolder copy of the same data set as images."""
 
 from __future__ import annotations
 
-import pickle
 import tarfile
 from pathlib import Path, PurePosixPath
 
@@ -13,8 +12,9 @@ import numpy as np
 from nas.core.errors import first_line
 from nas.data.cache import DecodedCache
 from nas.data.errors import DataError, DataPathError
-from nas.data.folder import FolderSource, is_archive
+from nas.data.folder import FolderSource, archive_problem, is_archive
 from nas.data.splits import Arrays
+from nas.data.unpickle import load_data_pickle
 
 CIFAR = {
     # name: (python-format directory, archive name, url, md5, classes, train files, test file, label key)
@@ -65,39 +65,56 @@ def find_cifar(name: str, root: Path) -> Path | None:
     return None
 
 
+def _read_blobs(where: Path, wanted: tuple[str, ...]) -> dict[str, bytes]:
+    if where.is_dir():
+        return {f: (where / f).read_bytes() for f in wanted}
+    blobs = {}
+    with tarfile.open(where, "r:*") as tf:
+        for m in tf:
+            base = PurePosixPath(m.name).name
+            if m.isfile() and base in wanted:
+                blobs[base] = tf.extractfile(m).read()  # type: ignore[union-attr]
+    return blobs
+
+
+def _batch(batch: dict, key: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's images (N, 3, 32, 32) uint8 and labels (N,), checked before they are used."""
+    data, labels = batch.get(b"data"), batch.get(key)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataError(f"{source}: b'data' is not a uint8 array of 3072 values per image")
+    if not isinstance(labels, list | np.ndarray) or len(labels) != len(data):
+        raise DataError(f"{source}: {key!r} is not a list of {len(data)} labels")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, np.int64)
+
+
 def read_cifar(name: str, where: Path) -> Arrays:
-    """The python-format copy at ``where`` (directory or archive), decoded."""
+    """The python-format copy at ``where`` (directory or archive), decoded with a data-only unpickler."""
     folder, _a, _u, _m, k, train_files, test_file, label_key = CIFAR[name]
     meta_name = "batches.meta" if name == "cifar10" else "meta"
     names_key = b"label_names" if name == "cifar10" else b"fine_label_names"
-
-    def load(blob: bytes) -> dict:
-        return pickle.loads(blob, encoding="bytes")  # noqa: S301 - torchvision's own format
-
     try:
-        if where.is_dir():
-            blobs = {f: (where / f).read_bytes() for f in (*train_files, test_file, meta_name)}
-        else:
-            blobs = {}
-            with tarfile.open(where, "r:*") as tf:
-                for m in tf:
-                    base = PurePosixPath(m.name).name
-                    if m.isfile() and base in (*train_files, test_file, meta_name):
-                        blobs[base] = tf.extractfile(m).read()  # type: ignore[union-attr]
-        parts = [load(blobs[f]) for f in train_files]
-        test = load(blobs[test_file])
-        meta = load(blobs[meta_name])
-    except (KeyError, OSError, pickle.UnpicklingError, tarfile.TarError, EOFError) as e:
+        blobs = _read_blobs(where, (*train_files, test_file, meta_name))
+        missing = [f for f in (*train_files, test_file, meta_name) if f not in blobs]
+        if missing:
+            raise KeyError(missing[0])
+    except (KeyError, OSError, tarfile.TarError, EOFError) as e:
         raise DataError(
-            f"{where} is not a complete {name} copy in torchvision's python format ({e})"
+            f"{where} is not a complete {name} copy in torchvision's python format ({archive_problem(e)})"
         ) from None
-    x_train = np.concatenate([p[b"data"] for p in parts]).reshape(-1, 3, 32, 32)
-    y_train = np.concatenate([np.asarray(p[label_key]) for p in parts]).astype(np.int64)
-    x_test = np.asarray(test[b"data"]).reshape(-1, 3, 32, 32)
-    y_test = np.asarray(test[label_key], np.int64)
-    classes = tuple(c.decode() for c in meta[names_key])
+
+    def load(f: str) -> dict:
+        return load_data_pickle(blobs[f], str(where / f))
+
+    parts = [_batch(load(f), label_key, str(where / f)) for f in train_files]
+    x_test, y_test = _batch(load(test_file), label_key, str(where / test_file))
+    names = load(meta_name).get(names_key)
+    if not isinstance(names, list) or not all(isinstance(c, bytes) for c in names):
+        raise DataError(f"{where / meta_name}: {names_key!r} is not a list of class names")
+    classes = tuple(c.decode(errors="replace") for c in names)
     if len(classes) != k:
         raise DataError(f"{where}: expected {k} classes for {name}, found {len(classes)}")
+    x_train = np.concatenate([x for x, _ in parts])
+    y_train = np.concatenate([y for _, y in parts])
     return Arrays(x_train, y_train, x_test, y_test, classes)
 
 

@@ -40,7 +40,7 @@ from nas.data.augment import AugmentSpec
 from nas.data.cache import DecodedCache, default_cache_dir
 from nas.data.cifar import CIFAR, cifar_source
 from nas.data.decode import resize_array
-from nas.data.errors import DataError
+from nas.data.errors import DataError, DataPathError
 from nas.data.folder import FolderSource, open_folder
 from nas.data.loaders import FolderLoader, TensorLoader
 from nas.data.splits import Arrays, ArraySplit, Split, SplitPlan
@@ -265,7 +265,7 @@ def _check_options(
         else:
             raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a path")
     if path is not None and not path.exists():
-        raise DataError(f"data directory {str(path)!r} does not exist")
+        raise DataPathError(f"data directory {str(path)!r} does not exist")
     if test_image_size is not None and test_image_size < 1:
         raise DataError("test_image_size must be positive")
     return key, path, size

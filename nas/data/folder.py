@@ -30,6 +30,13 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 TEST_DIRS = ("test", "val", "validation")
 
 
+def archive_problem(e: BaseException) -> str:
+    """One line for why an archive cannot be read (tarfile's "r:*" error lists every method it tried)."""
+    if isinstance(e, tarfile.ReadError):
+        return "not a tar archive (or a damaged one)"
+    return f"{type(e).__name__}: {first_line(e)}"
+
+
 def is_archive(p: Path) -> bool:
     """A tar archive (plain or compressed), by its name."""
     return p.is_file() and (p.name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")))
@@ -186,7 +193,7 @@ class FolderSource:
                         if f is not None:
                             out[name] = f.read()
         except (tarfile.TarError, OSError, EOFError) as e:
-            raise DataError(f"cannot read archive {self.path} ({type(e).__name__}: {e})") from None
+            raise DataError(f"cannot read archive {self.path}: {archive_problem(e)}") from None
         return out
 
     def read(self, rel: list[str]) -> Iterator[bytes]:
@@ -263,7 +270,7 @@ class FolderSource:
             os.replace(tmp, dest)
         except (tarfile.TarError, OSError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise DataError(f"cannot unpack {self.path} into {dest.parent} ({e})") from None
+            raise DataError(f"cannot unpack {self.path} into {dest.parent}: {archive_problem(e)}") from None
         return dest
 
 

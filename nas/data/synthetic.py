@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from nas.core.memory import check_fits
 from nas.data.splits import Arrays, SplitPlan
 
 
@@ -35,6 +36,12 @@ def synthetic_source(
     if 0 < val_size < 1:
         n_train = max(n_train, math.ceil((plan.train_subset or 0) / (1 - val_size)) + k)
     n_test = max(min_size[1], plan.test_subset or 0)
+    pixels = 3 * size[0] * size[1]  # the uint8 images kept, and float32 noise and templates while drawn
+    check_fits(
+        (n_train + n_test) * pixels + 8 * max(n_train, n_test) * pixels,
+        f"synthetic data of {n_train}+{n_test} images of {size[0]}x{size[1]} needs them in memory",
+        "image_size",
+    )
     xtr, ytr = synthetic_arrays(n_train, k, size, seed=0)
     xte, yte = synthetic_arrays(n_test, k, size, seed=1)
     source = f"synthetic({n_train}+{n_test}, {k} classes, {size[0]}x{size[1]})"

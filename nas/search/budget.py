@@ -14,7 +14,6 @@ next one is estimated from the mean cost of the trials finished so far.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.core.errors import ConfigError
+from nas.search.durable import write_json
 
 _NUM = r"(\d+(?:\.\d*)?|\.\d+)"
 _PATTERNS = [
@@ -197,6 +197,4 @@ class Ledger:
         d = {"budget": budget.text if budget else None, **self.to_dict()}
         if budget:
             d["used"] = {lim.text: lim.used(self) for lim in budget.limits}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(d, indent=1) + "\n")
-        tmp.replace(path)
+        write_json(path, d, indent=1)

@@ -170,12 +170,73 @@ class SyntheticObjectiveConfig(ObjectiveConfig):
             raise ConfigError("objective.epochs", f"must be an integer >= 0, got {self.epochs!r}")
 
 
+#: the faults :class:`FaultyObjectiveConfig` can inject, each at a rate per trial
+FAULTS = ("raise", "nan", "oom", "hang", "exit")
+_DETERMINISTIC_FAULTS = ("raise", "nan")
+
+
+@objective_config
+@dataclass(frozen=True)
+class FaultyObjectiveConfig(SyntheticObjectiveConfig):
+    """The synthetic objective with injected faults (tests and users exercising failure handling):
+    ``rates`` maps each of :data:`FAULTS` to the fraction of trials that suffer it — ``raise`` and ``nan``
+    per candidate (deterministic errors), ``oom``, ``hang`` (sleep ``hang_s`` seconds) and ``exit`` (the
+    worker process exits) per attempt (transient: a retry may succeed)."""
+
+    kind: ClassVar[str] = "faulty"
+    rates: dict[str, float] = field(default_factory=dict)
+    hang_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        rates = dict(self.rates)
+        for name, rate in rates.items():
+            if name not in FAULTS:
+                raise ConfigError(
+                    "objective", f"faulty: unknown fault {name!r} (choose from {', '.join(FAULTS)})"
+                )
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ConfigError("objective", f"faulty: rate {name}={rate!r} must be a number in [0, 1]")
+        for group in (_DETERMINISTIC_FAULTS, tuple(f for f in FAULTS if f not in _DETERMINISTIC_FAULTS)):
+            if sum(rates.get(f, 0.0) for f in group) > 1:
+                raise ConfigError(
+                    "objective", f"faulty: the rates of {'+'.join(group)} add up to more than 1"
+                )
+        if not (isinstance(self.hang_s, int | float) and math.isfinite(self.hang_s) and self.hang_s >= 0):
+            raise ConfigError("objective", f"faulty: hang_s must be >= 0 seconds, got {self.hang_s!r}")
+        object.__setattr__(self, "rates", {f: float(rates[f]) for f in FAULTS if rates.get(f)})
+        object.__setattr__(self, "hang_s", float(self.hang_s))
+
+    @staticmethod
+    def parse(spec: str) -> dict[str, Any]:
+        """``"raise=0.1,nan=0.05,hang_s=30"`` → the fields it sets (``rates`` and ``hang_s``)."""
+        out: dict[str, Any] = {}
+        rates: dict[str, float] = {}
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            name, eq, value = part.partition("=")
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if not eq or not math.isfinite(number):
+                raise ConfigError("objective", f"faulty: expected NAME=NUMBER, got {part!r}")
+            if name.strip() == "hang_s":
+                out["hang_s"] = number
+            else:
+                rates[name.strip()] = number
+        return {**out, "rates": rates}
+
+
 def _kinds() -> str:
-    return ", ".join(f"{k}:PROXY" if k == ZeroCostObjectiveConfig.kind else k for k in OBJECTIVE_CONFIGS)
+    names = {ZeroCostObjectiveConfig.kind: "zero-cost:PROXY", FaultyObjectiveConfig.kind: "faulty:RATES"}
+    return ", ".join(names.get(k, k) for k in OBJECTIVE_CONFIGS)
 
 
 def parse_objective(text: str | None, **fields_: Any) -> ObjectiveConfig:
-    """``"train"``, ``"table"``, ``"synthetic"`` or ``"zero-cost:PROXY"`` (None: train) plus field values
+    """``"train"``, ``"table"``, ``"synthetic"``, ``"zero-cost:PROXY"`` or ``"faulty:RATES"`` (None: train)
+    plus field values
     → the objective's config. Fields that the kind does not have are ignored (a command line passes all
     it has), ``None`` values take the defaults."""
     kind, _, proxy = (text or TrainObjectiveConfig.kind).partition(":")
@@ -183,6 +244,8 @@ def parse_objective(text: str | None, **fields_: Any) -> ObjectiveConfig:
         raise ConfigError("objective", f"unknown kind {text!r} (choose from {_kinds()})")
     if kind == ZeroCostObjectiveConfig.kind:
         fields_ = {**fields_, "proxy": proxy}
+    elif kind == FaultyObjectiveConfig.kind:
+        fields_ = {**fields_, **FaultyObjectiveConfig.parse(proxy)}
     elif proxy:
         raise ConfigError("objective", f"kind {kind!r} takes no ':{proxy}'")
     return ObjectiveConfig.from_dict({**fields_, "kind": kind})
@@ -203,6 +266,16 @@ def _resolved(path: str | Path | None, name: str, must_exist: bool = True) -> st
 def default_gpus() -> float:
     """One GPU per trial when one is visible, else none."""
     return 1.0 if torch.cuda.is_available() else 0.0
+
+
+def check_gpus(gpus_per_trial: float, address: str | None) -> None:
+    """GPUs per trial need a GPU: on this machine, or in the cluster at ``address`` (Ray checks there)."""
+    if gpus_per_trial > 0 and address is None and not torch.cuda.is_available():
+        raise ConfigError(
+            "gpus_per_trial",
+            f"trials ask for {gpus_per_trial:g} GPU but this machine has no CUDA device "
+            "(give 0, or the --address of a cluster with GPUs)",
+        )
 
 
 @dataclass
@@ -238,6 +311,8 @@ class SearchConfig:
     proxy_batch: int = 64  # images in the zero-cost proxies' minibatch
     prescreen: str | None = None  # "synflow:1000": screen 1,000 candidates, train the best first
     train_top: int | None = None  # how many pre-screened candidates to train
+    max_retries: int = 2  # retries of a trial that failed transiently (out of memory, worker lost, timeout)
+    trial_timeout: float | None = None  # seconds: a trial running longer fails transiently (None: no limit)
 
     def __post_init__(self) -> None:
         if isinstance(self.objective, Mapping):
@@ -260,6 +335,16 @@ class SearchConfig:
         for name in ("cpus_per_trial", "gpus_per_trial"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(name, f"must be >= 0, got {getattr(self, name)!r}")
+        check_gpus(self.gpus_per_trial, self.address)
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+        ):
+            raise ConfigError("max_retries", f"must be an integer >= 0, got {self.max_retries!r}")
+        t = self.trial_timeout
+        if t is not None and not (isinstance(t, int | float) and math.isfinite(t) and t > 0):
+            raise ConfigError("trial_timeout", f"must be > 0 seconds, got {t!r}")
         if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError("concurrency", f"must be >= 1, got {self.concurrency!r}")
         if self.budget:
@@ -299,7 +384,9 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "EARLY_STOPPING",
     "EXECUTORS",
+    "FAULTS",
     "OBJECTIVE_CONFIGS",
+    "FaultyObjectiveConfig",
     "ObjectiveConfig",
     "SearchConfig",
     "SyntheticObjectiveConfig",

@@ -5,8 +5,16 @@ directory) happens here.
 
 Deduplication: a candidate whose canonical genotype key (``nas.core.graph.KeyIndex``) was already evaluated
 is not trained again; its row copies the earlier result with ``cached = True`` and ``cached_from`` set,
-costs nothing, and is still shown to the strategy. A resumed run reloads the table, replays to the strategy
-any trial finished after its last saved state, rebuilds the ledger from the table and continues.
+costs nothing, and is still shown to the strategy. A trial that failed transiently is retried
+(:mod:`nas.search.retries`); the strategy sees a candidate once, with its final outcome.
+
+Resume: the strategy's state is saved after every recorded trial (less often only where saving would cost
+more than 5% of the run: :data:`SAVE_RATIO`); a resumed run reloads the table, rebuilds
+the ledger, the cache and the retries from it, and replays to the strategy the rows recorded after its
+saved state *as they happened*: each of the strategy's own proposals is proposed again (the same RNG draws)
+before it is observed. An inline run resumed after a kill therefore continues with exactly the trials the
+uninterrupted run would have run; under Ray, whose trials finish out of order, a replayed proposal that
+differs ends the re-proposing and the rest is observed only.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import random
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +37,10 @@ from nas.core.space import Choices, SearchSpace
 from nas.search import rundir
 from nas.search.budget import Budget, Ledger
 from nas.search.config import SearchConfig
-from nas.search.objectives import Job, Objective, Result, RunContext, make_objective
+from nas.search.objectives import FAILED, Job, Objective, Result, RunContext, make_objective
 from nas.search.prescreen import Prescreened, read_prescreen, run_prescreen, write_prescreen
 from nas.search.progress import Progress, status_line
+from nas.search.retries import RETRY, RetryBook
 from nas.search.strategies import Strategy, choice_key, make_strategy
 from nas.search.trials import (
     TrialsTable,
@@ -44,6 +53,10 @@ from nas.search.trials import (
 from nas.search.zero_cost import BatchSpec, column, parse_names
 
 FLUSH_EVERY_S = 2.0
+#: the strategy's state is saved after a trial unless the last save took more than 1/SAVE_RATIO of the time
+#: since it (a large state, cheap trials): saving costs at most ~5% of the run. Resume is exact either way
+#: (the rows after the saved state are re-proposed), a staler state only makes the replay longer.
+SAVE_RATIO = 20.0
 
 
 @dataclass
@@ -134,12 +147,14 @@ class Search:
         self._codec = codec if codec is not None and codec.native else None  # arch strings in the table
         self._setup_zero_cost()
 
-        directory.mkdir(parents=True, exist_ok=True)
+        rundir.start_run(directory, config)  # config.json first: a kill never leaves a table without it
         self.table = TrialsTable(directory, extra=[column(n) for n in self.zc_columns])
         self.keys = KeyIndex()
         self._key_memo: dict[str, str] = {}
         self.cache: dict[str, dict[str, Any]] = {}
         self.inflight: dict[str, Job] = {}
+        self.retries = RetryBook(config.max_retries)
+        self.retry_queue: list[tuple[Job, str]] = []  # transient failures to launch again, before proposals
         self.waiting: dict[str, list[tuple[Job, str, float]]] = {}
         self.ledger = Ledger()
         self.best_row: dict[str, Any] | None = None
@@ -148,15 +163,16 @@ class Search:
         self._names: dict[int, str] = {}
         self._started: dict[int, float] = {}
         self._last_flush = 0.0
+        self._saved_at, self._save_s = 0.0, 0.0
         self._observed = 0
         self.session = 1
         self._elapsed0 = 0.0
+        self.next_id = max((r["trial_id"] for r in self.table.rows), default=-1) + 1
         if resume:
-            self._elapsed0, self.session = rundir.previous_sessions(directory)
+            self._elapsed0, self.session = rundir.previous_sessions(directory, self.table.rows)
             self._replay()
         self._t0 = time.monotonic()
         self.ledger.sessions = self.session
-        self.next_id = max((r["trial_id"] for r in self.table.rows), default=-1) + 1
         self.progress = Progress(self.status_line, quiet=config.quiet)
         self.prescreen_result: Prescreened | None = None
         self._screened = config.prescreen is None
@@ -246,23 +262,44 @@ class Search:
 
     # ---- persistence
     def _replay(self) -> None:
-        """Rebuild the ledger, the dedup cache, the key index and the strategy from a resumed run's table."""
+        """Rebuild the ledger, the dedup cache, the key index, the retries and the strategy from a resumed
+        run's table."""
         rows = self.table.rows
         collided = {r["key"].split("#")[0] for r in rows if "#" in (r["key"] or "")}
+        final = []
         for r in rows:
             self._book(r)
+            final.append(not self.retries.book(r))
+            self.dup_streak = self.dup_streak + 1 if r["cached"] else 0 if r["key"] else self.dup_streak
             if not r["key"]:
                 continue
-            if not r["cached"]:
+            if not r["cached"] and r["status"] != "transient":
                 self.cache.setdefault(r["key"], r)
             if r["key"].split("#")[0] in collided and r["genotype"]:  # rebuild KeyIndex's collision classes
                 self.keys.key(from_json(r["genotype"]))
             if r["choices"] is not None:
                 self._key_memo.setdefault(choice_key(r["choices"]), r["key"])
-        observed = rundir.restore_strategy(self.dir, self.strategy) if self.strategy is not None else 0
-        for r in rows[observed:]:
-            self._feed(r)
+        strategy, removed = self.strategy, self.table.removed
+        observed = rundir.restore_strategy(self.dir, strategy, removed) if strategy is not None else 0
+        self._repropose(rows[observed:], final[observed:])
         self._observed = len(rows)
+        self.next_id = max((r["trial_id"] for r in rows), default=-1) + 1
+        for r in self.retries.pending():
+            job = self._job(Candidate(r["name"] or "", from_json(r["genotype"]), r["choices"], RETRY))
+            self._queue_retry(job, r["name"] or "")
+
+    def _repropose(self, rows: Sequence[dict[str, Any]], final: Sequence[bool]) -> None:
+        """Show ``rows`` to the restored strategy as they happened: propose each of its own proposals again
+        (while the proposals match the table), observe each final outcome."""
+        in_step = self.strategy is not None
+        for r, last in zip(rows, final, strict=True):
+            if in_step and r["source"] == "strategy" and r["choices"] is not None:
+                again = self.strategy.propose()  # type: ignore[union-attr]
+                in_step = again is not None and _same(again, r["choices"])
+                if not in_step:
+                    self.strategy.forget_pending()  # type: ignore[union-attr]
+            if last:
+                self._feed(r)
 
     def flush(self, force: bool = False) -> None:
         """Write the parquet mirror, the ledger, the strategy's state and best.json (at most every
@@ -274,8 +311,7 @@ class Search:
         self._tick()
         self.table.write_parquet()
         self.ledger.save(self.dir / "ledger.json", self.budget)
-        if self.strategy is not None:
-            rundir.save_strategy(self.dir, self.strategy, self._observed)
+        self._save_strategy(force=True)
         rundir.write_best(
             self.dir,
             ledger=self.ledger,
@@ -286,14 +322,22 @@ class Search:
             strategy=self.strategy,
         )
 
+    def _save_strategy(self, force: bool = False) -> None:
+        """``strategy.json`` after a recorded trial (see :data:`SAVE_RATIO`)."""
+        t = time.monotonic()
+        if self.strategy is None or (not force and t - self._saved_at < SAVE_RATIO * self._save_s):
+            return
+        rundir.save_strategy(self.dir, self.strategy, self._observed)
+        self._saved_at = time.monotonic()
+        self._save_s = self._saved_at - t
+
     # ---- accounting
     def _tick(self) -> None:
         self.ledger.elapsed_s = self._elapsed0 + (time.monotonic() - self._t0)
 
     def _book(self, row: dict[str, Any]) -> None:
-        self.ledger.add(
-            row["wall_s"] or 0.0, row["cpus"] or 0.0, row["gpus"] or 0.0, row["status"], row["cached"]
-        )
+        status = "failed" if row["status"] in FAILED else row["status"]  # the ledger counts both kinds
+        self.ledger.add(row["wall_s"] or 0.0, row["cpus"] or 0.0, row["gpus"] or 0.0, status, row["cached"])
         if (
             row["status"] in ("ok", "stopped")
             and row["score"] is not None
@@ -307,16 +351,26 @@ class Search:
         score = row["score"] if row["status"] in ("ok", "stopped") else None
         self.strategy.observe(row["choices"], score, row_costs(row))
 
-    def _record(self, row: dict[str, Any]) -> None:
+    def _record(self, row: dict[str, Any]) -> bool:
+        """Append ``row``, book it, show it to the strategy when it is final, and save the strategy's state;
+        True when the row is a transient failure to retry."""
         row["session"] = self.session
+        retry = self.retries.book(row)
+        if self.retries.gave_up(row):
+            row["error"] = (
+                f"{row['error']} (gave up after {self.config.max_retries + 1} attempts; --resume retries)"
+            )
         self.table.append(row)
         self._book(row)
-        self._feed(row)
+        if not retry:
+            self._feed(row)
         self._observed = len(self.table.rows)
-        if row["key"] and not row["cached"]:
+        self._save_strategy()
+        if row["key"] and not row["cached"] and row["status"] != "transient":
             self.cache.setdefault(row["key"], row)
         self.flush()
         self.progress.update()
+        return retry
 
     # ---- candidates
     def key_of(self, genotype: Genotype, choices: Mapping[str, Any] | None) -> str:
@@ -344,6 +398,8 @@ class Search:
             ):
                 self.stop_reason = f"budget {self.budget.text} reached"
                 break
+            if self.retry_queue:
+                return self._start(*self.retry_queue.pop(0))
             candidate = self._propose()
             if candidate is None:
                 break
@@ -380,9 +436,10 @@ class Search:
         arch = self.objective.lookup(self.space, c.choices, c.genotype)
         if arch is None and c.choices is not None and self._codec is not None:
             arch = self._codec.format(c.choices)
+        key = self.key_of(c.genotype, c.choices)
         job = Job(
             trial_id=self.next_id,
-            key=self.key_of(c.genotype, c.choices),
+            key=key,
             genotype=c.genotype.to_json(separators=(",", ":")),
             choices=dict(c.choices) if c.choices is not None else None,
             arch=arch,
@@ -395,6 +452,7 @@ class Search:
             zc_batch=asdict(self.batch_spec),
             zc_seed=self.config.seed,
             zc_known=dict(c.known),
+            attempt=self.retries.attempt(key),
         )
         self.next_id += 1
         return job
@@ -413,28 +471,48 @@ class Search:
         if job.key in self.inflight:
             self.waiting.setdefault(job.key, []).append((job, name, now()))
             return False
-        self.dup_streak = 0
         self.inflight[job.key] = job
+        self._start(job, name)
+        return True
+
+    def _start(self, job: Job, name: str) -> Job:
+        self.dup_streak = 0
         self._names[job.trial_id] = name
         self._started[job.trial_id] = now()
-        return True
+        return job
+
+    def _queue_retry(self, job: Job, name: str, now_: bool = False) -> None:
+        """Launch ``job`` (a retry of a transient failure) before the next proposal (``now_``: before the
+        other retries too); duplicates of its candidate keep waiting for it."""
+        self.inflight[job.key] = job
+        self.retry_queue.insert(0 if now_ else len(self.retry_queue), (job, name))
 
     # ---- results
     def complete(self, job: Job, result: Result) -> None:
-        """Record a finished (or failed, or early-stopped) trial and any duplicates waiting for it."""
+        """Record a finished (or failed, or early-stopped) trial; retry a transient failure, else record
+        the duplicates waiting for it. A failure that reports no wall time (its worker died) is charged
+        the time since its launch."""
         self._tick()
         started = self._started.pop(job.trial_id, None)
-        row = result_row(
-            job, self._names.pop(job.trial_id, ""), result, now() if started is None else started
-        )
-        self._record(row)
+        started = now() if started is None else started
+        if result.status != "ok" and result.wall_s <= 0:
+            result = replace(result, wall_s=max(0.0, now() - started))
+        name = self._names.pop(job.trial_id, "")
+        row = result_row(job, name, result, started)
+        if self._record(row):
+            retry = replace(job, trial_id=self.next_id, source=RETRY, attempt=self.retries.attempt(job.key))
+            self.next_id += 1
+            self._queue_retry(
+                replace(retry, seed=self.config.seed * 100_003 + retry.trial_id), name, now_=True
+            )
+            return
         self.inflight.pop(job.key, None)
         for dup, dup_name, dup_started in self.waiting.pop(job.key, []):
             self._record(cached_row(dup, row, dup_name, dup_started))
 
     def abandon(self, job: Job, error: str) -> None:
-        """A trial whose worker died: record it failed (its wall time is unknown: 0)."""
-        self.complete(job, Result(status="failed", score=None, error=error, wall_s=0.0))
+        """A trial whose worker died: a transient failure, charged the time since its launch."""
+        self.complete(job, Result(status="transient", score=None, error=f"WorkerDied: {error}", wall_s=0.0))
 
     def elapsed(self) -> float:
         self._tick()
@@ -463,3 +541,7 @@ class Search:
             "elapsed_s": round(led.elapsed_s, 2),
             "stop_reason": self.stop_reason,
         }
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return choice_key(dict(sorted(a.items()))) == choice_key(dict(sorted(b.items())))

@@ -20,7 +20,6 @@ record) and ``verbose=0``; see ``benchmarks/bench_search_overhead.py``.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from nas.core.errors import ConfigError
 from nas.search.driver import Search
 from nas.search.objectives import Job, Objective, Result, run_job
+from nas.search.raylocal import connected, session_logs
 
 _TUNE_ENV = {
     # no per-trial CSV/JSON/TensorBoard files: the run's trials.csv is the record
@@ -36,6 +36,11 @@ _TUNE_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",  # the legacy reporter is silent at verbose=0 (the new one still prints a box)
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000",
 }
+
+
+class ExecutorLost(RuntimeError):
+    """The executor itself failed (the Ray node the search ran on died): the run directory holds every
+    finished trial and ``--resume`` continues it. The message is one line naming the resume command."""
 
 
 def execute(search: Search) -> None:
@@ -58,7 +63,7 @@ def run_inline(search: Search) -> None:
         if job is None:
             break
         search.progress.update(running=1)
-        result = run_job(objective, job)
+        result = run_job(objective, job, timeout=search.config.trial_timeout)
         search.complete(job, result)
         search.progress.update(running=0)
 
@@ -66,7 +71,9 @@ def run_inline(search: Search) -> None:
 # ---------------------------------------------------------------------------------------------- ray
 
 
-def _trainable(config: dict[str, Any], objective: Objective | None = None) -> None:
+def _trainable(
+    config: dict[str, Any], objective: Objective | None = None, timeout: float | None = None
+) -> None:
     """Tune function trainable: one job, interim reports per epoch, one final report."""
     import ray  # heavy: imported only when the Ray executor runs
     from ray import tune  # heavy: imported only when the Ray executor runs
@@ -91,7 +98,12 @@ def _trainable(config: dict[str, Any], objective: Objective | None = None) -> No
         tune.report(out)
 
     result = run_job(
-        objective, job, report=report if objective.reports_epochs else None, node_id=node, under_tune=True
+        objective,
+        job,
+        report=report if objective.reports_epochs else None,
+        node_id=node,
+        under_tune=True,
+        timeout=timeout,
     )
     final = {
         "final": True,
@@ -174,42 +186,19 @@ def _result_from_tune(result: dict | None, error: bool) -> Result:
             epochs=int(result.get("epoch", 0)),
             final=False,
         )
-    wall = float(result.get("wall_s", 0.0)) if result else 0.0
+    wall = float(result.get("wall_s", 0.0)) if result else 0.0  # 0: the driver charges since launch
     return Result(
-        status="failed",
+        status="transient",
         score=None,
         wall_s=wall,
         node_id=str((result or {}).get("node_id", "")),
-        error="the trial's worker died or raised outside the objective (see Ray's logs)",
+        error="WorkerDied: the trial's worker process or node was lost (see ray/ logs in the run directory)",
     )
 
 
 def _trial_name(trial: Any) -> str:
     job = (trial.config or {}).get("job") or {}
     return f"trial_{job.get('trial_id', trial.trial_id)}"
-
-
-def _init_ray(search: Search) -> bool:
-    """Connect to (or start) Ray; True if we started it (so we also shut it down)."""
-    import ray  # heavy: imported only when the Ray executor runs
-
-    cfg = search.config
-    if ray.is_initialized():
-        return False
-    quiet = dict(
-        include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level=logging.ERROR
-    )
-    if cfg.address:
-        try:
-            ray.init(
-                address=cfg.address, log_to_driver=False, configure_logging=True, logging_level=logging.ERROR
-            )
-        except ConnectionError as e:
-            raise ConfigError("address", f"cannot join the Ray cluster at {cfg.address!r}: {e}") from None
-    else:
-        # "local": always a fresh instance of our own, never a cluster someone else started on this machine.
-        ray.init(address="local", num_cpus=cfg.num_cpus, **quiet)
-    return True
 
 
 def _concurrency(search: Search) -> int:
@@ -253,18 +242,16 @@ def _check_fits(search: Search) -> None:
 def run_ray(search: Search) -> None:
     for k, v in _TUNE_ENV.items():
         os.environ.setdefault(k, v)
-    import ray  # heavy: imported only when the Ray executor runs
     from ray import tune  # heavy: imported only when the Ray executor runs
 
     cfg = search.config
-    started = _init_ray(search)
-    try:
+    with connected(search):
         _check_fits(search)
         concurrency = _concurrency(search)
         os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(max(1, concurrency))
         resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
         trainable = tune.with_resources(
-            tune.with_parameters(_trainable, objective=search.objective), resources
+            tune.with_parameters(_trainable, objective=search.objective, timeout=cfg.trial_timeout), resources
         )
         scheduler = None
         if cfg.early_stop == "asha":
@@ -303,10 +290,21 @@ def run_ray(search: Search) -> None:
             ),
         )
         search.progress.update(running=0, force=True)
-        tuner.fit()
+        _fit(search, tuner)
         # Trials Tune stopped without a result (an interrupt) are not recorded: --resume runs them again.
         if not searcher.done and search.stop_reason is None:
             search.stop_reason = "interrupted"
-    finally:
-        if started:
-            ray.shutdown()
+
+
+def _fit(search: Search, tuner: Any) -> None:
+    """``tuner.fit()``; Ray's own failure (a lost node, a dead GCS) becomes :class:`ExecutorLost`."""
+    try:
+        tuner.fit()
+    except (KeyboardInterrupt, ConfigError):
+        raise
+    except Exception as e:  # noqa: BLE001 - anything Ray raises here is the executor's failure, not a trial's
+        what = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+        raise ExecutorLost(
+            f"the Ray executor failed ({what}); every finished trial is in {search.dir} "
+            f"(Ray's logs: {session_logs(search)}); continue with `nas search --resume {search.dir}`"
+        ) from None

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +34,8 @@ import pandas as pd
 from nas.core.errors import ConfigError, first_line
 from nas.core.genotype import from_json
 from nas.data.datasets import load_dataset
+from nas.search import rundir
+from nas.search.durable import append_text, read_json, replace_with
 from nas.search.trials import TrialsTable
 from nas.stats import finite_round, rank_agreement
 from nas.train.presets import PRESETS, Preset, apply_preset, get_preset
@@ -75,12 +76,14 @@ def read_run(run_dir: str | Path) -> tuple[Path, dict[str, Any], list[dict[str, 
     """``(directory, config.json, trial rows)`` of a search run; ``ValueError`` if it is not one."""
     d = Path(run_dir)
     if not (d / "config.json").is_file() or not (d / "trials.csv").is_file():
+        rundir.run_dir(d)  # a run killed while it was being created says so
         raise ValueError(f"{str(d)!r} is not a run directory (no config.json and trials.csv)")
     with open(d / "trials.csv", newline="") as f:
         header = next(csv.reader(f), [])
     extra = [c for c in header if c.startswith("zc_")]  # zero-cost columns of runs that recorded them
     # read only: never touch the table of a run that may still be going
-    return d, json.loads((d / "config.json").read_text()), TrialsTable(d, extra=extra, read_only=True).rows
+    config = read_json(d / "config.json", "resume the run with the settings that created it to rewrite it")
+    return d, config, TrialsTable(d, extra=extra, read_only=True).rows
 
 
 def proxy_label(objective: Mapping[str, Any]) -> str:
@@ -158,8 +161,7 @@ class FinalTable:
         if not self.csv_path.exists() or not self.csv_path.read_text().strip():
             w.writerow(FINAL_COLUMNS)
         w.writerow([_encode(row.get(c)) for c in FINAL_COLUMNS])
-        with open(self.csv_path, "a") as f:  # one write per row: a kill leaves at most one torn line
-            f.write(buf.getvalue())
+        append_text(self.csv_path, buf.getvalue())  # one fsynced write per row: at most one torn line
         self.rows.append({c: row.get(c) for c in FINAL_COLUMNS})
         self.write_parquet()
 
@@ -169,9 +171,7 @@ class FinalTable:
             df[c] = df[c].astype("Int64")
         for c in _FLOAT:
             df[c] = df[c].astype("float64")
-        tmp = self.parquet_path.with_suffix(".parquet.tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(self.parquet_path)
+        replace_with(self.parquet_path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 # ------------------------------------------------------------------------------------- agreement

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.core.errors import ConfigError
+from nas.core.errors import ConfigError, first_line
 from nas.core.genotype import Genotype
 from nas.core.space import SearchSpace, get_space
+from nas.search.durable import StateFileError, replace_with
 from nas.search.zero_cost import BatchSource, check_data, check_proxy, score_genotype
 
 PRESCREEN_COLUMNS = ("rank", "score", "cpu_s", "key", "arch", "choices")
@@ -170,7 +171,10 @@ def prescreen(
 
 
 def write_prescreen(path: Path, result: Prescreened) -> None:
-    tmp = path.with_suffix(".csv.tmp")
+    replace_with(path, lambda tmp: _write_rows(tmp, result))
+
+
+def _write_rows(tmp: Path, result: Prescreened) -> None:
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow([*PRESCREEN_COLUMNS, "total_cpu_s", "total_wall_s"])
@@ -180,11 +184,11 @@ def write_prescreen(path: Path, result: Prescreened) -> None:
                 [r["rank"], repr(r["score"]), repr(r["cpu_s"]), r.get("key", ""), r["arch"],
                  json.dumps(r["choices"], separators=(",", ":")), *extra]
             )  # fmt: skip
-    tmp.replace(path)
 
 
 def read_prescreen(path: Path) -> Prescreened | None:
-    """A finished pre-screen's table (``None`` if absent or torn: it is then redone)."""
+    """A finished pre-screen's table (``None`` if absent; :class:`StateFileError` naming it if it does not
+    parse: it is written in one rename, so that is damage, not a kill)."""
     if not path.is_file():
         return None
     try:
@@ -202,8 +206,11 @@ def read_prescreen(path: Path) -> Prescreened | None:
             for r in recs
         ]
         return Prescreened(rows, float(recs[0]["total_cpu_s"]), float(recs[0]["total_wall_s"]))
-    except (OSError, KeyError, ValueError, IndexError, json.JSONDecodeError):
-        return None
+    except (KeyError, ValueError, IndexError, TypeError, csv.Error) as e:
+        raise StateFileError(
+            path, f"not a pre-screen table ({type(e).__name__}: {first_line(e)})",
+            "delete it to screen again (the same seed screens the same candidates)",
+        ) from None  # fmt: skip
 
 
 __all__ = [

@@ -14,7 +14,6 @@ followed by agreement sections, each shown only when the run has the data for it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from nas.core.errors import ConfigError
 from nas.core.registry import SPACES
 from nas.core.space import SearchSpace
 from nas.search.budget import Budget, Ledger
+from nas.search.durable import read_json
 from nas.search.final import (
     FinalTable,
     candidate_means,
@@ -32,6 +32,7 @@ from nas.search.final import (
     proxy_label,
     read_run,
 )
+from nas.search.objectives import FAILED
 from nas.stats import finite_or_none, is_finite, rank_agreement
 from nas.truth import DEFAULT_TARGET_COLUMN, load_truth
 
@@ -87,7 +88,8 @@ def report(
     if top < 0:
         raise ConfigError("top", f"must be >= 0, got {top}")
     objective = config.get("objective") or {}
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "failed", "stopped")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "stopped")}
+    counts["failed"] = sum(r["status"] in FAILED for r in rows)  # errors and transient failures
     counts.update(total=len(rows), cached=sum(bool(r["cached"]) for r in rows))
     ran = [r for r in rows if r["status"] == "ok" and r["score"] is not None and not r["cached"]]
     ranked = sorted(ran, key=lambda r: (-r["score"], r["trial_id"]))
@@ -155,7 +157,8 @@ def _truth(
 
 def _cost(directory: Path, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     path = directory / "ledger.json"
-    led = json.loads(path.read_text()) if path.is_file() else {}
+    fix = "it is rebuilt from trials.csv when the run is resumed"
+    led = read_json(path, fix) if path.is_file() else {}
     budget = led.get("budget")
     return {
         "budget": budget,

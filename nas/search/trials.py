@@ -12,12 +12,13 @@ import io
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
+from nas.search.durable import StateFileError, append_text, replace_with, sync, sync_dir, warn, write_text
 from nas.search.objectives.base import Job, Result
 
 COLUMNS = [
@@ -90,6 +91,100 @@ def decode_cell(col: str, s: str) -> Any:
     return s
 
 
+#: ``trials.corrupt.csv``: each row of ``trials.csv`` that did not parse, with its line number and why
+CORRUPT_COLUMNS = ("line", "reason", "found_at", "text")
+
+
+def _records(lines: Sequence[str]) -> Iterator[tuple[int, int, list[str] | None]]:
+    """``(first line, end line, fields)`` of each CSV record of ``lines`` (a quoted field may span lines);
+    fields None for a line the csv module rejects (a NUL byte), after which reading resumes."""
+    i = 0
+    while i < len(lines):
+        start = i
+        reader = csv.reader(iter(lines[i:]))
+        try:
+            for rec in reader:
+                end = i + reader.line_num
+                yield start, end, rec
+                start = end
+            return
+        except csv.Error:
+            yield start, start + 1, None
+            i = start + 1
+
+
+def decode_row(fields: list[str] | None, columns: Sequence[str]) -> dict[str, Any]:
+    """One record as a row; ``ValueError`` saying why it does not fit the schema."""
+    if fields is None:
+        raise ValueError("not CSV")
+    if len(fields) != len(columns):
+        raise ValueError(f"{len(fields)} fields, expected {len(columns)}")
+    cells = dict(zip(columns, fields, strict=True))
+    row = {}
+    for c in columns:
+        try:
+            v = decode_cell(c, cells[c]) if c in COLUMNS else (float(cells[c]) if cells[c] else None)
+        except (ValueError, TypeError):
+            raise ValueError(f"bad {'JSON' if c in _JSON_COLS else 'value'} in column {c}") from None
+        if c in _JSON_COLS and v is not None and not isinstance(v, dict):
+            raise ValueError(f"bad JSON in column {c} (not an object)")
+        if c in COLUMNS:
+            row[c] = v
+    if row["trial_id"] is None:
+        raise ValueError("no trial_id")
+    return row
+
+
+class Parsed(NamedTuple):
+    """What :func:`parse_rows` read: the rows, the corrupt records as ``(line number, reason, original
+    text)``, how many blank lines there were, and the positions (0-based, among the records read) of the
+    records not kept, so that a count of "rows seen" taken before they were dropped can be corrected."""
+
+    rows: list[dict[str, Any]]
+    corrupt: list[tuple[int, str, str]]
+    blank: int
+    removed: list[int]
+
+
+def parse_rows(lines: Sequence[str], columns: Sequence[str]) -> Parsed:
+    """The rows of a trials table's ``lines`` (the header first) and its corrupt records. A record spanning
+    several lines that does not parse is retried line by line (a stray quote must not swallow the rows
+    after it)."""
+    out = Parsed([], [], 0, [])
+    seen: set[int] = set()
+
+    def take(n: int, fields: list[str] | None, original: str) -> None:
+        pos = len(out.rows) + len(out.removed)
+        try:
+            if not original.isascii() and any("\udc80" <= ch <= "\udcff" for ch in original):
+                raise ValueError("not UTF-8 text")  # undecodable bytes, read as surrogates
+            row = decode_row(fields, columns)
+            if row["trial_id"] in seen:
+                raise ValueError(f"duplicate trial_id {row['trial_id']}")
+        except ValueError as e:
+            out.corrupt.append((n, str(e), original))
+            out.removed.append(pos)
+            return
+        seen.add(row["trial_id"])
+        out.rows.append(row)
+
+    blank = 0
+    for start, end, fields in _records(lines[1:]):
+        if fields == [] and end - start == 1:
+            blank += 1
+            continue
+        if end - start == 1:
+            take(start + 2, fields, lines[1 + start])
+            continue
+        try:
+            decode_row(fields, columns)
+            take(start + 2, fields, "".join(lines[1 + start : 1 + end]))
+        except ValueError:
+            for j in range(start, end):
+                take(j + 2, next(csv.reader([lines[1 + j]]), None), lines[1 + j])
+    return out._replace(blank=blank)
+
+
 class TrialsTable:
     """Rows in memory, appended to ``trials.csv`` one by one and mirrored to ``trials.parquet``.
 
@@ -101,7 +196,9 @@ class TrialsTable:
         self.columns = COLUMNS + self.extra
         self.csv_path = directory / "trials.csv"
         self.parquet_path = directory / "trials.parquet"
+        self.corrupt_path = directory / "trials.corrupt.csv"
         self.rows: list[dict[str, Any]] = []
+        self.removed: list[int] = []  # positions in the file as read of the rows moved to corrupt_path
         self._dirty = False
         if self.csv_path.exists():
             self._load()
@@ -109,27 +206,55 @@ class TrialsTable:
             self._rewrite_csv()
 
     def _load(self) -> None:
-        text = self.csv_path.read_text()
-        complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]  # drop a torn last line
-        reader = csv.DictReader(io.StringIO(complete))
-        if reader.fieldnames != self.columns:
-            raise ValueError(
-                f"{self.csv_path} is not a trials table of this run's configuration "
-                f"(expected columns {', '.join(self.columns)})"
-            )
-        seen: set[int] = set()
-        for rec in reader:
-            try:
-                row = {c: decode_cell(c, rec[c]) for c in COLUMNS}
-            except (ValueError, TypeError, json.JSONDecodeError):
-                continue  # a torn row
-            if row["trial_id"] in seen:
-                continue
-            seen.add(row["trial_id"])
-            self.rows.append(row)
-        if complete != text or len(seen) != text.count("\n") - 1:
+        # surrogateescape: undecodable bytes survive into trials.corrupt.csv unchanged
+        text = self.csv_path.read_text(errors="surrogateescape")
+        lines = text.splitlines(keepends=True)
+        if not lines:  # an empty file (created, never written): start the table afresh
             self._rewrite_csv()
+            return
+        header = next(csv.reader([lines[0]]), [])
+        if header != self.columns:
+            raise StateFileError(
+                self.csv_path,
+                "its columns are not those of this run's trials table",
+                f"expected {', '.join(self.columns)}; move the file away to start the table afresh",
+            )
+        torn = [] if text.endswith(("\n", "\r")) else [len(lines) - 1]
+        rows, corrupt, blank, self.removed = parse_rows(lines[: len(lines) - len(torn)], self.columns)
+        if torn and not self.read_only:  # a reader of a live run sees the append in progress: not corrupt
+            corrupt.append((torn[0] + 1, "torn last line (no newline at its end)", lines[-1]))
+            self.removed.append(len(rows) + len(self.removed))
+        self.rows = rows
+        if corrupt:
+            self._set_aside(corrupt)
+        if (corrupt or blank or torn) and not self.read_only:
+            self._rewrite_csv()  # only now: the corrupt rows are on disk in trials.corrupt.csv
         self._dirty = True
+
+    def _set_aside(self, corrupt: Sequence[tuple[int, str, str]]) -> None:
+        """Append ``(line number, reason, original text)`` rows to ``trials.corrupt.csv`` (fsynced) and
+        warn naming the file and lines (a read-only reader only warns)."""
+        where = ("line " if len(corrupt) == 1 else "lines ") + ", ".join(
+            f"{n} ({why})" for n, why, _ in corrupt
+        )
+        if self.read_only:
+            warn(f"{self.csv_path}: skipped corrupt rows at {where}")
+            return
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        if not self.corrupt_path.exists() or self.corrupt_path.stat().st_size == 0:
+            w.writerow(CORRUPT_COLUMNS)
+        found = now()
+        for n, why, original in corrupt:
+            w.writerow([n, why, found, original.rstrip("\r\n")])
+        with open(self.corrupt_path, "a", errors="surrogateescape") as f:
+            f.write(buf.getvalue())
+            sync(f)
+        sync_dir(self.corrupt_path.parent)
+        warn(
+            f"{self.csv_path}: moved {len(corrupt)} corrupt row(s) at {where} to {self.corrupt_path} "
+            "(original text kept); the table was rewritten without them"
+        )
 
     def _rewrite_csv(self) -> None:
         if self.read_only:
@@ -139,9 +264,7 @@ class TrialsTable:
         w.writerow(self.columns)
         for row in self.rows:
             w.writerow(self._cells(row))
-        tmp = self.csv_path.with_suffix(".csv.tmp")
-        tmp.write_text(buf.getvalue())
-        tmp.replace(self.csv_path)
+        write_text(self.csv_path, buf.getvalue())
 
     def _extra(self, row: Mapping[str, Any], col: str) -> float | None:
         v = (row.get("metrics") or {}).get(col)
@@ -156,9 +279,7 @@ class TrialsTable:
         self.rows.append(row)
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow(self._cells(row))
-        with open(self.csv_path, "a") as f:  # one write per row: a kill leaves at most one torn line
-            f.write(buf.getvalue())
-            f.flush()
+        append_text(self.csv_path, buf.getvalue())  # one fsynced write per row: at most one torn line
         self._dirty = True
 
     def write_parquet(self) -> None:
@@ -174,9 +295,7 @@ class TrialsTable:
         df["cached"] = df["cached"].astype(bool)
         for c in self.extra:
             df[c] = pd.Series([self._extra(r, c) for r in self.rows], dtype="float64")
-        tmp = self.parquet_path.with_suffix(".parquet.tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(self.parquet_path)
+        replace_with(self.parquet_path, lambda tmp: df.to_parquet(tmp, index=False))
         self._dirty = False
 
 

@@ -21,6 +21,7 @@ from nas.core.compile import build
 from nas.core.genotype import Network
 from nas.core.meta import meta_call
 from nas.core.resolve import resolve
+from nas.tools.sizeguard import too_large
 
 
 @dataclass
@@ -98,8 +99,11 @@ def _model(arch: Any, input_size: int | tuple[int, int] | None, num_classes: int
     if not isinstance(net, Network):
         raise TypeError("describe() takes a network genotype, not a single cell")
     size = (input_size, input_size) if isinstance(input_size, int) else input_size
-    with torch.device("meta"):
-        return build(net, num_classes=num_classes, input_size=size)
+    try:
+        with torch.device("meta"):
+            return build(net, num_classes=num_classes, input_size=size)
+    except (RuntimeError, ValueError) as e:
+        raise too_large(net.name, e) or e from None
 
 
 def _trace(

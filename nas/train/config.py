@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from nas.core.errors import ConfigError
+
 SCHEDULES = ("cosine", "onecycle", "exp", "constant")
 AMP_MODES = ("auto", "bf16", "fp16", "none")
 
@@ -53,7 +55,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
-            return ValueError(f"training option {field!r} {why}")
+            return ConfigError(field.split("/")[0], f"training option {field!r} {why}")
 
         if self.epochs < 0:
             raise bad("epochs", f"must be >= 0, got {self.epochs}")

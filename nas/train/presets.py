@@ -34,6 +34,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from nas.core.errors import ConfigError
 from nas.core.genotype import Cell, Network, Stage
 from nas.tools.scale import depth_fixed, remap_aux
 from nas.train.config import TrainConfig
@@ -59,11 +60,16 @@ class Preset(TrainConfig):
         for f in ("train_subset", "test_subset", "image_size", "test_image_size", "cells", "width"):
             v = getattr(self, f)
             if v is not None and v < 1:
-                raise ValueError(f"preset field {f!r} must be a positive int or None, got {v!r}")
-        if self.val_size < 0:
-            raise ValueError(f"preset field 'val_size' must be >= 0, got {self.val_size!r}")
+                raise ConfigError(f, f"preset field {f!r} must be a positive int or None, got {v!r}")
+        if self.val_size < 0 or (self.val_size >= 1 and self.val_size != int(self.val_size)):
+            raise ConfigError(
+                "val_size",
+                f"preset field 'val_size' must be a count or a fraction in [0, 1), got {self.val_size!r}",
+            )
         if not math.isfinite(self.params_weight):
-            raise ValueError(f"preset field 'params_weight' must be finite, got {self.params_weight!r}")
+            raise ConfigError(
+                "params_weight", f"preset field 'params_weight' must be finite, got {self.params_weight!r}"
+            )
 
     def score(self, val_top1: float, params: int) -> float:
         """The proxy's ranking score: validation top-1 (%) plus ``params_weight`` points per decade of
@@ -141,7 +147,7 @@ def preset_names() -> list[str]:
 def coerce(field: str, value: Any) -> Any:
     """Convert an override (possibly a command-line string) to the type of preset field ``field``."""
     if field not in _FIELDS:
-        raise ValueError(f"unknown preset field {field!r}; fields: {', '.join(sorted(_FIELDS))}")
+        raise ConfigError("set", f"unknown preset field {field!r}; fields: {', '.join(sorted(_FIELDS))}")
     t = str(_FIELDS[field].type)
     optional = "None" in t
     if isinstance(value, str):
@@ -153,7 +159,7 @@ def coerce(field: str, value: Any) -> Any:
                 return True
             if s.lower() in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(f"preset field {field!r} must be true or false, got {value!r}")
+            raise ConfigError(field, f"preset field {field!r} must be true or false, got {value!r}")
         if t.startswith("int | float"):
             try:
                 return int(s)
@@ -163,26 +169,26 @@ def coerce(field: str, value: Any) -> Any:
             try:
                 return int(s)
             except ValueError:
-                raise ValueError(f"preset field {field!r} must be an int, got {value!r}") from None
+                raise ConfigError(field, f"preset field {field!r} must be an int, got {value!r}") from None
         if "float" in t:
             try:
                 return float(s)
             except ValueError:
-                raise ValueError(f"preset field {field!r} must be a number, got {value!r}") from None
+                raise ConfigError(field, f"preset field {field!r} must be a number, got {value!r}") from None
         return s
     if value is None:
         if not optional:
-            raise ValueError(f"preset field {field!r} cannot be None")
+            raise ConfigError(field, f"preset field {field!r} cannot be None")
         return None
     if t.startswith("bool"):
         if not isinstance(value, bool):
-            raise ValueError(f"preset field {field!r} must be true or false, got {value!r}")
+            raise ConfigError(field, f"preset field {field!r} must be true or false, got {value!r}")
         return value
     if "float" in t and "int" not in t and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if "int" in t and "float" not in t:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"preset field {field!r} must be an int, got {value!r}")
+            raise ConfigError(field, f"preset field {field!r} must be an int, got {value!r}")
     return value
 
 

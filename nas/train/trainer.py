@@ -37,6 +37,7 @@ from nas.core.genotype import Network
 from nas.core.resolve import resolve
 from nas.data.augment import AugmentSpec
 from nas.tools.describe import describe
+from nas.tools.sizeguard import check_network, too_large
 from nas.train.config import TRAJECTORY_FIELDS, TrainConfig, lr_at
 from nas.train.metrics import MetricsWriter
 from nas.train.seeding import rng_state, seed_everything, set_rng_state
@@ -83,6 +84,8 @@ def fit_genotype(
     try:
         validate(net)
     except ValueError as e:
+        if big := too_large(net.name, e):  # a size torch cannot even describe: no input size helps
+            raise big from None
         smallest = smallest_input_size(net, h)
         why = f"{net.name} cannot take {h}x{w} inputs ({first_line(e)})"
         if smallest is None:
@@ -162,8 +165,7 @@ class Trainer:
     ) -> None:
         self.config = cfg = config if config is not None else TrainConfig()
         self.data = data
-        dev = torch.device(device) if device not in (None, "auto") else None
-        self.device = dev or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = pick_device(device)
         seed_everything(cfg.seed, cfg.deterministic, self.device.type == "cuda")
         self._setup_model(arch)
         self._setup_optimizer()
@@ -204,6 +206,7 @@ class Trainer:
         else:
             data = self.data
             self.genotype = fit_genotype(arch, data.num_classes, data.image_size, aux=cfg.aux_weight > 0)
+            check_trainable(self.genotype, cfg.batch_size, self.device)
             self.model = build(self.genotype)
         self.base_drop_path = (
             cfg.drop_path
@@ -529,6 +532,25 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def pick_device(device: str | torch.device | None) -> torch.device:
+    """``device``, or for ``auto``/None the GPU when there is one, else the CPU."""
+    if device not in (None, "auto"):
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_trainable(net: Network, batch_size: int, device: str | torch.device | None) -> dict[str, Any]:
+    """The size guard before training: ``net`` with its gradients, optimizer state and a batch's
+    activations must fit ``device``'s memory (:class:`ConfigError` naming the estimate); returns
+    ``describe``'s table of it."""
+    d = describe(net.replace(aux=()))
+    fields = ("width", "image_size")
+    check_network(
+        d, batch=batch_size, train=True, device=pick_device(device), fields=fields, fixes=("batch_size",)
+    )
+    return d
 
 
 def check_device(device: str | None) -> None:

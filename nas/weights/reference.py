@@ -5,7 +5,6 @@ A zoo entry names its reference in the registry metadata (``reference``, ``refer
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nas.core.compile import build
 from nas.core.registry import ARCHS
+from nas.weights.hubfile import verified_state_dict
 from nas.weights.transfer import transfer
 
 
@@ -24,29 +24,29 @@ def reference_name(name: str) -> str:
     return ref
 
 
-def reference_module(name: str, num_classes: int | None = None, weights: str | None = None) -> nn.Module:
-    """torchvision's model for zoo entry ``name`` (random init, or its pretrained weights if cached)."""
+def reference_module(
+    name: str, num_classes: int | None = None, weights: str | None = None, download: bool = False
+) -> nn.Module:
+    """torchvision's model for zoo entry ``name``: random init, or its pretrained weights from the hub
+    cache (downloaded first when absent and ``download``), hash-checked and read as tensors only."""
     import torchvision  # optional and heavy: only reference comparisons and pretrained builds need it
 
     ref = reference_name(name)
     kwargs: dict[str, Any] = dict(ARCHS.entry(name).meta.get("reference_kwargs", {}))
-    if weights is not None:
-        enum = torchvision.models.get_model_weights(ref).DEFAULT
-        _require_local(enum.url)
-        kwargs["weights"] = enum
-    elif num_classes is not None:
-        kwargs["num_classes"] = num_classes
-    return torchvision.models.get_model(ref, **kwargs)
-
-
-def _require_local(url: str) -> Path:
-    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-    if not path.is_file():
-        raise ValueError(
-            f"pretrained weights are not on this machine: expected {path} (torchvision downloads them "
-            f"there, e.g. on a machine with internet access)"
-        )
-    return path
+    if weights is None:
+        if num_classes is not None:
+            kwargs["num_classes"] = num_classes
+        return torchvision.models.get_model(ref, **kwargs)
+    enum = torchvision.models.get_model_weights(ref).DEFAULT
+    state = verified_state_dict(enum.url, download)
+    # The builder applies what its weights imply (classes, transform_input, old key names) and reads the
+    # state dict through this member's get_state_dict: pointed at the verified dict for this one call, as
+    # torchvision's own would unpickle the cached file unchecked (weights_only=False).
+    enum.get_state_dict = lambda *a, **k: state
+    try:
+        return torchvision.models.get_model(ref, **kwargs, weights=enum)
+    finally:
+        del enum.get_state_dict
 
 
 @torch.no_grad()

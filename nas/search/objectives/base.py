@@ -13,18 +13,22 @@ Each kind is made from its :class:`~nas.search.config.ObjectiveConfig` by :func:
 (the kinds register themselves in :data:`OBJECTIVES`).
 
 :func:`run_job` wraps ``evaluate``: it times the trial, records where it ran, measures params and MACs
-when asked, and turns an exception, a NaN score or an out-of-memory error into a ``failed`` result
-instead of letting it stop the search.
+when asked, and turns a failure into a result instead of letting it stop the search: an exception or a
+NaN score is an ``error`` (deterministic: the same candidate would fail again), an out-of-memory error, a
+:class:`TrialTimeout` or a :class:`WorkerDied` is ``transient`` (the driver retries it).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -58,6 +62,7 @@ class Job:
     zc_batch: dict[str, Any] | None = None  # nas.search.zero_cost.BatchSpec fields
     zc_seed: int = 0  # weight seed of the zero-cost scores (one for the whole run: comparable)
     zc_known: dict[str, float] = field(default_factory=dict)  # zc_<name> already measured (pre-screen)
+    attempt: int = 0  # earlier transient failures of this candidate (0: the first try)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,9 +148,78 @@ def _is_oom(e: BaseException) -> bool:
     return "out of memory" in str(e).lower()
 
 
+class TransientError(Exception):
+    """A failure of the trial's circumstances, not of the candidate: a retry may succeed."""
+
+
+class TrialTimeout(TransientError):
+    """The trial ran past ``SearchConfig.trial_timeout``."""
+
+
+class WorkerDied(TransientError):
+    """The process running the trial died (or, inline, an objective simulates that)."""
+
+
+#: statuses of a trial that did not succeed; "failed" is the one of tables written before the two kinds
+FAILED = ("error", "transient", "failed")
+
+
+def failure(e: BaseException) -> tuple[str, str]:
+    """(status, one-line error) of a trial that raised ``e``."""
+    if isinstance(e, TransientError):
+        return "transient", _one_line(f"{type(e).__name__}: {e}")
+    if _is_oom(e):
+        return "transient", _one_line(f"out of memory: {type(e).__name__}: {e}")
+    return "error", _one_line(f"{type(e).__name__}: {e}")
+
+
+@contextmanager
+def _alarm(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TrialTimeout` in this (main) thread after ``seconds`` (SIGALRM interrupts a sleep or
+    a Python loop; a long C call ends first)."""
+    if not seconds:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TrialTimeout(f"the trial ran past its {seconds:g} s timeout")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def call_with_timeout(fn: Callable[[], Any], seconds: float | None) -> Any:
+    """``fn()``, or :class:`TrialTimeout` after ``seconds``. In the main thread a SIGALRM interrupts it;
+    elsewhere (a Ray worker's trainable thread) it runs in a daemon thread that is abandoned on timeout."""
+    if not seconds or threading.current_thread() is threading.main_thread():
+        with _alarm(seconds):
+            return fn()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=target, name="nas-trial", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TrialTimeout(f"the trial ran past its {seconds:g} s timeout (its thread was abandoned)")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 @dataclass
 class Result:
-    status: str  # ok | failed | stopped
+    status: str  # ok | error | transient | stopped
     score: float | None
     metrics: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -185,12 +259,18 @@ def _zero_cost(job: Job, metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_job(
-    objective: Objective, job: Job, report: Report | None = None, node_id: str = "", under_tune: bool = False
+    objective: Objective,
+    job: Job,
+    report: Report | None = None,
+    node_id: str = "",
+    under_tune: bool = False,
+    timeout: float | None = None,
 ) -> Result:
-    """Evaluate one job; never raises for a failing trial (the result says ``failed``).
+    """Evaluate one job; never raises for a failing trial (the result says ``error`` or ``transient``).
 
     ``under_tune``: Ray Tune stops a trial (ASHA) by raising ``SystemExit`` from its next report; that one
-    is let through so the trial ends at once."""
+    is let through so the trial ends at once. ``timeout``: seconds before the trial fails with
+    :class:`TrialTimeout` (see :func:`call_with_timeout`)."""
     host = socket.gethostname()
     t0 = time.perf_counter()
     epochs = 0
@@ -202,7 +282,7 @@ def run_job(
             report({**metrics, "wall_s": time.perf_counter() - t0})
 
     try:
-        metrics = dict(objective.evaluate(job, on_epoch))
+        metrics = dict(call_with_timeout(lambda: objective.evaluate(job, on_epoch), timeout))
         score = metrics.get("score")
         if score is None or not isinstance(score, int | float) or not math.isfinite(float(score)):
             raise FloatingPointError(f"objective returned a non-finite score ({score!r})")
@@ -216,12 +296,10 @@ def run_job(
     except SystemExit:
         if under_tune:
             raise
-        e = RuntimeError("the objective called sys.exit()")
-        status, score, metrics, error = "failed", None, {}, _one_line(f"{type(e).__name__}: {e}")
+        status, error = failure(RuntimeError("the objective called sys.exit()"))
+        score, metrics = None, {}
     except BaseException as e:  # noqa: BLE001 - a failing trial must not stop the search
-        kind = "out of memory: " if _is_oom(e) else ""
-        status, score, metrics = "failed", None, {}
-        error = _one_line(f"{kind}{type(e).__name__}: {e}")
+        (status, error), score, metrics = failure(e), None, {}
         if os.environ.get("NAS_TRIAL_TRACEBACK"):
             traceback.print_exc()
     return Result(
