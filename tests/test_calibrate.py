@@ -606,6 +606,7 @@ def test_workers_train_in_parallel_with_the_scores_of_one_process(tmp_path: Path
     ]
 
 
+@pytest.mark.slow  # > 10 s: the fast suite stays under 10 minutes
 def test_workers_score_rungs_like_one_process(tmp_path: Path) -> None:
     truth = write_truth(tmp_path / "t.csv")
     kw = dict(target_column="acc", sample=3, data=None, dataset="synthetic", rungs=[1])

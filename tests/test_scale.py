@@ -65,6 +65,7 @@ def test_mbconv_width_matches_the_zoo_builder() -> None:
     assert anonymous(ours) == anonymous(mobilenet_v2(1.4))
 
 
+@pytest.mark.slow  # > 10 s: the fast suite stays under 10 minutes
 def test_compound_phi_sweep_grows_macs_by_alpha_beta2_gamma2() -> None:
     """α = 1.2 (depth), β = 1.1 (width), γ = 1.15 (resolution) on B0: MACs(φ) / MACs(0) ≈ 1.92^φ.
 

@@ -93,6 +93,7 @@ def _wait_rows(csv: Path, n: int, proc: subprocess.Popen) -> None:
     raise AssertionError("scale grid too slow")
 
 
+@pytest.mark.slow  # > 10 s: the fast suite stays under 10 minutes
 def test_grid_resumes_after_a_kill_like_nas_search(tmp_path, capsys) -> None:
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "nas.cli", "scale", "grid", "--base", "resnet20", "--step", "0.1", *FAST,

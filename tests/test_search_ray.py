@@ -117,6 +117,7 @@ def test_asha_stops_weak_trials_early(tmp_path) -> None:
     assert (stopped.wall_s < finished.wall_s.max()).all()
 
 
+@pytest.mark.slow  # > 10 s: the fast suite stays under 10 minutes
 def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
     from ray.cluster_utils import Cluster
 

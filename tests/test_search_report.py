@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from nas.cli import main
 from nas.search import SearchConfig, run_search
@@ -259,6 +260,7 @@ def test_table_run_report_and_user_errors(tmp_path, capsys) -> None:
     assert "no successful" in _error(capsys, "final", bad, "--top", "1", "--dataset", "synthetic")
 
 
+@pytest.mark.slow  # > 10 s: the fast suite stays under 10 minutes
 def test_final_transfer_trains_the_imagenet_layout_and_labels_the_target(tmp_path, capsys) -> None:
     import nas
     from nas.core.genotype import from_json

@@ -14,7 +14,7 @@ from nas.search.strategies import STRATEGIES, GridSearch, make_strategy
 from search_spaces.nb201 import arch_string
 from search_spaces.nb201_synthetic import synthetic_nb201_table
 
-ALL = ["random", "grid", "evolution", "rl", "tpe", "nsga2"]
+ALL = ["random", "grid", "evolution", "rl", "tpe", "nsga2", "local", "bananas"]
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +160,8 @@ def test_evolution_rl_tpe_beat_random(table) -> None:
     top = max(table.values())
     mean_best = {
         name: statistics.mean(best_found(name, table, s, queries)[-1] for s in seeds)
-        for name in ("random", "evolution", "rl", "tpe")
+        for name in ("random", "evolution", "rl", "tpe", "local")
     }
     regret = {k: round(top - v, 3) for k, v in mean_best.items()}
-    for name in ("evolution", "rl", "tpe"):
+    for name in ("evolution", "rl", "tpe", "local"):  # bananas: tests/test_search_local_predictor.py
         assert mean_best[name] >= mean_best["random"] + 1.0, regret

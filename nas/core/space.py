@@ -109,6 +109,14 @@ class SearchSpace(ABC):
         out[k] = rng.choice([o for o in options if o != choices[k]])
         return out
 
+    def neighbours(self, choices: Mapping[str, Choice]) -> list[Choices]:
+        """Every member one change away from ``choices`` (one field set to another option), in field order:
+        the neighbourhood a local search walks."""
+        out = []
+        for k, options in self.choices().items():
+            out.extend({**choices, k: o} for o in options if o != choices[k])
+        return out
+
     def size(self) -> int:
         return math.prod(len(o) for o in self.choices().values())
 

@@ -1,7 +1,8 @@
 """Search strategies as ask/tell objects over a space's categorical choices (see :mod:`.base`).
 
 One module per family: :mod:`.random_grid` (random, grid), :mod:`.evolution` (regularized evolution),
-:mod:`.reinforce` (the RL controller), :mod:`.optuna` (TPE, NSGA-II). Importing this package registers
+:mod:`.reinforce` (the RL controller), :mod:`.optuna` (TPE, NSGA-II), :mod:`.local_search`
+(local search), :mod:`.predictor` (BANANAS-style predictor-guided evolution). Importing this package registers
 them all in :data:`STRATEGIES`.
 """
 
@@ -14,7 +15,9 @@ from nas.search.strategies.base import (
     register_strategy,
 )
 from nas.search.strategies.evolution import RegularizedEvolution
+from nas.search.strategies.local_search import LocalSearch
 from nas.search.strategies.optuna import NSGA2, TPE, OptunaStrategy
+from nas.search.strategies.predictor import PredictorGuided
 from nas.search.strategies.random_grid import GridSearch, RandomSearch
 from nas.search.strategies.reinforce import ReinforceController
 
@@ -24,7 +27,9 @@ __all__ = [
     "TPE",
     "Choices",
     "GridSearch",
+    "LocalSearch",
     "OptunaStrategy",
+    "PredictorGuided",
     "RandomSearch",
     "RegularizedEvolution",
     "ReinforceController",

@@ -1,0 +1,211 @@
+"""Predictor-guided evolution in the spirit of BANANAS (White et al. 2021) and NPENAS (Wei et al. 2022):
+an ensemble of small neural networks learns score from architecture on the observed trials, and each
+proposal is the best, by an acquisition function, of many mutations of the best points so far.
+
+* Encoding: one-hot of every choice (for cell spaces the adjacency encoding: one slot per edge × op).
+* Ensemble: ``ensemble`` MLPs (two hidden layers of ``hidden`` units) trained together as one batched
+  network, full-batch Adam for ``epochs`` steps, on standardised scores; each member from its own random
+  init (BANANAS's source of ensemble spread). Retrained after every ``refit`` new scores (BANANAS
+  retrains once per batch of proposals), seeded from the run seed and the number of scores, so the same
+  observations give the same proposals (a resumed run refits the same network).
+* Candidates: ``candidates`` points, mutations (one or two changes) of the ``parents`` best observed points
+  plus a few random ones, never one observed or pending.
+* Acquisition: ``its`` (independent Thompson sampling: one draw from N(mean, std) per candidate, BANANAS's
+  choice) or ``ucb`` (mean + ``beta`` · std).
+
+The first ``init`` observations come from random proposals, or from what the run evaluated first (seed
+points, a zero-cost pre-screen's best: the warm start).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from nas.core.errors import ConfigError
+from nas.core.space import SearchSpace
+from nas.search.strategies.base import Choices, Strategy, choice_key, register_strategy
+from nas.stats import is_finite
+
+
+class Ensemble(torch.nn.Module):
+    """``members`` independent MLPs D → H → H → 1, evaluated as batched matrix products."""
+
+    def __init__(self, members: int, dim: int, hidden: int, gen: torch.Generator) -> None:
+        super().__init__()
+        shapes = [(dim, hidden), (hidden, hidden), (hidden, 1)]
+        self.weights = torch.nn.ParameterList(
+            torch.nn.Parameter(torch.randn(members, a, b, generator=gen) * math.sqrt(2.0 / a))
+            for a, b in shapes
+        )
+        self.biases = torch.nn.ParameterList(
+            torch.nn.Parameter(torch.zeros(members, 1, b)) for _, b in shapes
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (N, D) → predictions (members, N)."""
+        h = x.unsqueeze(0).expand(len(self.weights[0]), -1, -1)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < len(self.weights) - 1:
+                h = torch.relu(h)
+        return h.squeeze(-1)
+
+
+@register_strategy
+class PredictorGuided(Strategy):
+    """BANANAS-style: a neural-predictor ensemble picks, among mutations of the best, what to try next."""
+
+    name = "bananas"
+    options = {
+        "init": 10,
+        "ensemble": 5,
+        "hidden": 32,
+        "epochs": 100,
+        "refit": 5,
+        "lr": 0.01,
+        "candidates": 100,
+        "parents": 10,
+        "acquisition": "its",
+        "beta": 0.5,
+    }
+
+    def __init__(self, space: SearchSpace, seed: int = 0, **options: Any) -> None:
+        super().__init__(space, seed, **options)
+        o = self.opts
+        for k in ("init", "ensemble", "hidden", "epochs", "refit", "candidates", "parents"):
+            if o[k] < 1:
+                raise ConfigError("strategy_options", f"strategy 'bananas': {k} must be >= 1")
+        if o["acquisition"] not in ("its", "ucb"):
+            raise ConfigError("strategy_options", "strategy 'bananas': acquisition must be its or ucb")
+        self.slots = {(k, choice_key({"v": v})): i for i, (k, v) in enumerate(self._options_flat())}
+        self.history: list[tuple[Choices, float | None]] = []
+        self.seen: set[str] = set()
+        self.pending: set[str] = set()
+        self._net: tuple[int, Ensemble] | None = None  # (observations it learnt from, the ensemble)
+
+    def _options_flat(self) -> list[tuple[str, Any]]:
+        return [(k, v) for k, opts in self.dims.items() for v in opts]
+
+    def encode(self, points: list[Mapping[str, Any]]) -> torch.Tensor:
+        x = torch.zeros(len(points), len(self.slots))
+        for i, c in enumerate(points):
+            for k, v in c.items():
+                j = self.slots.get((k, choice_key({"v": v})))
+                if j is not None:
+                    x[i, j] = 1.0
+        return x
+
+    # ---- ask
+    def propose(self) -> Choices | None:
+        ok = [(c, s) for c, s in self.history if s is not None]
+        if len(ok) < self.opts["init"]:
+            return self._mark(self._random())
+        cands = self._candidates(ok)
+        if not cands:
+            return self._mark(self._random())
+        mean, std = self._predict(ok, cands)
+        if self.opts["acquisition"] == "its":
+            draw = torch.randn(len(cands), generator=self._gen("its", len(self.history))).double()
+            acq = mean + std * draw
+        else:
+            acq = mean + self.opts["beta"] * std
+        return self._mark(cands[int(torch.argmax(acq))])
+
+    def _mark(self, c: Choices | None) -> Choices | None:
+        if c is not None:
+            self.pending.add(choice_key(c))
+        return c
+
+    def _new(self, c: Mapping[str, Any]) -> bool:
+        k = choice_key(c)
+        return k not in self.seen and k not in self.pending
+
+    def _random(self) -> Choices | None:
+        for _ in range(1000):
+            c = self.space.sample_choices(self.rng)
+            if self._new(c):
+                return c
+        return None
+
+    def _candidates(self, ok: list[tuple[Choices, float | None]]) -> list[Choices]:
+        o = self.opts
+        parents = [c for c, _ in sorted(ok, key=lambda cs: -cs[1])[: o["parents"]]]  # type: ignore[operator]
+        out: dict[str, Choices] = {}
+        for i in range(o["candidates"] * 4):  # bounded: a nearly exhausted neighbourhood yields fewer
+            if len(out) >= o["candidates"]:
+                break
+            if i % 10 == 9:
+                c = self.space.sample_choices(self.rng)
+            else:
+                c = self.space.mutate_choices(parents[i % len(parents)], self.rng)
+                if self.rng.random() < 0.5:
+                    c = self.space.mutate_choices(c, self.rng)
+            if self._new(c):
+                out.setdefault(choice_key(c), c)
+        return list(out.values())
+
+    def _gen(self, what: str, n: int) -> torch.Generator:
+        salt = {"init": 1, "its": 2}[what]  # not hash(): str hashes differ between processes
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + n) * 8 + salt)
+
+    def _fit(self, ok: list[tuple[Choices, float | None]]) -> Ensemble:
+        """The ensemble trained on the first ``n`` scores, ``n`` the last point of the schedule ``init``,
+        ``init + refit``, … reached (BANANAS trains once per batch of proposals): a pure function of the
+        observations, so a resumed run refits the same network."""
+        o = self.opts
+        n = o["init"] + (len(ok) - o["init"]) // o["refit"] * o["refit"]
+        if self._net is not None and self._net[0] == n:
+            return self._net[1]
+        x = self.encode([c for c, _ in ok[:n]])
+        y = torch.tensor([s for _, s in ok[:n]], dtype=torch.float32)
+        y = (y - y.mean()) / (y.std() + 1e-8) if len(y) > 1 else y * 0
+        net = Ensemble(o["ensemble"], x.shape[1], o["hidden"], self._gen("init", n))
+        with torch.enable_grad():
+            opt = torch.optim.Adam(net.parameters(), lr=o["lr"], fused=True)
+            for _ in range(o["epochs"]):
+                loss = ((net(x) - y) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        self._net = (n, net)
+        return net
+
+    def _predict(
+        self, ok: list[tuple[Choices, float | None]], cands: list[Choices]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ensemble's mean and spread for ``cands``, in units of the observed scores' std."""
+        net = self._fit(ok)
+        with torch.no_grad():
+            pred = net(self.encode(cands)).double()
+        return pred.mean(0), pred.std(0)
+
+    # ---- tell
+    def observe(
+        self, choices: Mapping[str, Any], score: float | None, costs: Mapping[str, float] | None = None
+    ) -> None:
+        k = choice_key(choices)
+        self.pending.discard(k)
+        self.seen.add(k)
+        self.history.append((dict(choices), float(score) if is_finite(score) else None))  # type: ignore[arg-type]
+
+    def forget_pending(self) -> None:
+        self.pending.clear()
+
+    # ---- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "history": [[c, s] for c, s in self.history],
+            "pending": sorted(self.pending),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.history = [(dict(c), s) for c, s in state["history"]]
+        self.seen = {choice_key(c) for c, _ in self.history}
+        self.pending = set(state.get("pending", []))
+        self._net = None

@@ -1,0 +1,110 @@
+"""Local search and the predictor-guided (BANANAS-style) strategy: the walk's moves, the warm start from
+observed points, no point proposed twice, and the predictor's determinism across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from nas.core.registry import SPACES
+from nas.search.strategies import choice_key, make_strategy
+from search_spaces.nb201 import arch_string
+from search_spaces.nb201_synthetic import synthetic_nb201_table
+
+
+@pytest.fixture(scope="module")
+def table() -> dict[str, float]:
+    return synthetic_nb201_table(seed=0)
+
+
+@pytest.fixture(scope="module")
+def space():
+    return SPACES["nb201"]()
+
+
+def _drive(s, table, n):
+    seq = []
+    for _ in range(n):
+        c = s.propose()
+        seq.append(c)
+        s.observe(c, table[arch_string(c)])
+    return seq
+
+
+@pytest.mark.parametrize("name", ["local", "bananas"])
+def test_never_proposes_a_point_twice(name, space, table) -> None:
+    keys = [choice_key(c) for c in _drive(make_strategy(name, space, seed=2), table, 150)]
+    assert len(keys) == len(set(keys))
+
+
+def test_local_search_starts_from_the_best_observed_point_and_walks_its_neighbours(space, table) -> None:
+    rng = random.Random(5)
+    warm = [space.sample_choices(rng) for _ in range(10)]  # e.g. a pre-screen's top 10, evaluated first
+    s = make_strategy("local", space, seed=0, init=10)
+    for c in warm:
+        s.observe(c, table[arch_string(c)])
+    best = max(warm, key=lambda c: table[arch_string(c)])
+    first = s.propose()
+    assert first in space.neighbours(best)  # no random phase: the warm start is the first centre
+
+
+def test_local_search_moves_to_the_first_improving_neighbour(space) -> None:
+    s = make_strategy("local", space, seed=0, init=1)
+    start = {k: v[0] for k, v in space.choices().items()}
+    s.observe(start, 50.0)
+    c1 = s.propose()
+    assert c1 in space.neighbours(start)
+    s.observe(c1, 40.0)  # worse: the centre stays
+    c2 = s.propose()
+    assert c2 in space.neighbours(start)
+    s.observe(c2, 60.0)  # better: the walk moves there
+    c3 = s.propose()
+    assert c3 in space.neighbours(c2) and c3 != start
+
+
+def test_local_search_restarts_at_a_local_optimum(space) -> None:
+    small = SPACES["nb201"](ops=("none", "nor_conv_3x3"))  # 64 points, 6 neighbours each
+    s = make_strategy("local", small, seed=0, init=1, restart="best")
+    start = {k: "nor_conv_3x3" for k in small.choices()}
+    s.observe(start, 100.0)  # the optimum: every neighbour is worse
+    nbrs = [s.propose() for _ in range(6)]
+    for c in nbrs:
+        s.observe(c, 1.0)
+    assert sorted(map(choice_key, nbrs)) == sorted(map(choice_key, small.neighbours(start)))
+    after = s.propose()  # restart from the best point not yet a centre: one of the neighbours
+    assert choice_key(after) not in {choice_key(c) for c in [start, *nbrs]}
+    assert any(after in small.neighbours(n) for n in nbrs)
+
+
+def test_predictor_beats_random_early_on_a_smooth_table(space, table) -> None:
+    top = max(table.values())
+
+    def regret(name: str, seed: int) -> float:
+        seq = _drive(make_strategy(name, space, seed=seed), table, 40)
+        return top - max(table[arch_string(c)] for c in seq)
+
+    seeds = range(4)
+    assert sum(regret("bananas", s) for s in seeds) < 0.5 * sum(regret("random", s) for s in seeds)
+
+
+def test_predictor_proposals_are_the_same_in_another_process(space, table) -> None:
+    """Its seeds do not depend on Python's per-process hash randomisation (a resumed run replays them)."""
+    opts = "seed=7, init=5, epochs=20, refit=3"
+    code = (
+        "import json, search_spaces; from nas.core.registry import SPACES; "
+        "from nas.search.strategies import make_strategy; "
+        "from search_spaces.nb201 import arch_string; "
+        "from search_spaces.nb201_synthetic import synthetic_nb201_table as t; T = t(seed=0); "
+        f"s = make_strategy('bananas', SPACES['nb201'](), {opts}); out = []\n"
+        "for _ in range(12):\n c = s.propose(); out.append(arch_string(c)); s.observe(c, T[arch_string(c)])\n"
+        "print(json.dumps(out))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # this process's str hashes are randomised differently
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    here = _drive(make_strategy("bananas", space, seed=7, init=5, epochs=20, refit=3), table, 12)
+    assert json.loads(other.stdout) == [arch_string(c) for c in here]
