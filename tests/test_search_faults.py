@@ -102,7 +102,7 @@ def test_transient_failures_are_retried_then_given_up_and_retried_by_resume(tmp_
 def test_a_deterministic_error_is_cached_and_never_retried(tmp_path) -> None:
     run = tmp_path / "raise"
     assert _search(run, "--budget", "30trials", "--objective", "faulty:raise=1", "--executor", "inline",
-                   "--space-opt", 'ops=["none","skip_connect"]') == 0  # fmt: skip
+                   "--max-failures", "0", "--space-opt", 'ops=["none","skip_connect"]') == 0  # fmt: skip
     df = _rows(run)
     assert set(df.status) == {"error"} and not (df.source == "retry").any()
     assert df[~df.cached].key.is_unique and df.cached.any()  # duplicates copy the error, at no cost

@@ -20,7 +20,7 @@ from nas.search.config import ObjectiveConfig, SearchConfig
 #: SearchConfig settings a resumed run may change (and how many trials it may run: the budget)
 RESUMABLE = (
     "budget", "executor", "address", "num_cpus", "concurrency", "cpus_per_trial", "gpus_per_trial", "quiet",
-    "max_retries", "trial_timeout",
+    "max_retries", "trial_timeout", "max_failures",
 )  # fmt: skip
 
 #: objective flags (their dest) → the ObjectiveConfig field they set

@@ -174,6 +174,14 @@ def add_execution(p: argparse.ArgumentParser) -> None:
         f"(default: {_default('max_retries')}); a deterministic error is never retried",
     )
     e.add_argument(
+        "--max-failures",
+        type=int,
+        default=None,
+        metavar="K",
+        help="stop the run when K trials in a row fail with the same error "
+        f"(default: {_default('max_failures')}; 0: never)",
+    )
+    e.add_argument(
         "--trial-timeout",
         type=float,
         default=None,
@@ -317,6 +325,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
             gpus_per_trial=args.gpus_per_trial,
             concurrency=args.concurrency,
             max_retries=args.max_retries,
+            max_failures=args.max_failures,
             trial_timeout=args.trial_timeout,
             early_stop=args.early_stop,
             profile=args.profile,
@@ -399,6 +408,13 @@ def execute_run(config: SearchConfig, resume: Path | None) -> Search:
     print("\n".join(lines))
     if search.stop_reason == "interrupted":
         raise SystemExit(130)
+    if search.broken:  # not the user's input (exit 2) but every trial failing: exit 1, resumable
+        print(
+            f"nas: error: the run stopped: {search.broken}; inspect {search.dir / 'trials.csv'} or "
+            f"`nas report {search.dir}`, fix the cause, then `nas search --resume {search.dir}`",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
     return search
 
 

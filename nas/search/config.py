@@ -313,6 +313,7 @@ class SearchConfig:
     train_top: int | None = None  # how many pre-screened candidates to train
     max_retries: int = 2  # retries of a trial that failed transiently (out of memory, worker lost, timeout)
     trial_timeout: float | None = None  # seconds: a trial running longer fails transiently (None: no limit)
+    max_failures: int = 5  # trials in a row failing with the same error that stop the run (0: never)
 
     def __post_init__(self) -> None:
         if isinstance(self.objective, Mapping):
@@ -342,6 +343,9 @@ class SearchConfig:
             or self.max_retries < 0
         ):
             raise ConfigError("max_retries", f"must be an integer >= 0, got {self.max_retries!r}")
+        k = self.max_failures
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ConfigError("max_failures", f"must be an integer >= 0 (0: never stop), got {k!r}")
         t = self.trial_timeout
         if t is not None and not (isinstance(t, int | float) and math.isfinite(t) and t > 0):
             raise ConfigError("trial_timeout", f"must be > 0 seconds, got {t!r}")

@@ -20,6 +20,7 @@ differs ends the re-proposing and the rest is observed only.
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ from nas.core.registry import SPACES
 from nas.core.resolve import resolve
 from nas.core.space import Choices, SearchSpace
 from nas.search import rundir
+from nas.search.breaker import FailureBreaker
 from nas.search.budget import Budget, Ledger
 from nas.search.config import SearchConfig
 from nas.search.objectives import FAILED, Job, Objective, Result, RunContext, make_objective
@@ -147,7 +149,14 @@ class Search:
         self._codec = codec if codec is not None and codec.native else None  # arch strings in the table
         self._setup_zero_cost()
 
+        created = not directory.exists()
         rundir.start_run(directory, config)  # config.json first: a kill never leaves a table without it
+        try:  # data first: an unusable data set stops the run before a pre-screen or any trial
+            self.objective.prepare()
+        except BaseException:
+            if created and not resume:  # leave nothing behind: the same command works once data is fixed
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
         self.table = TrialsTable(directory, extra=[column(n) for n in self.zc_columns])
         self.keys = KeyIndex()
         self._key_memo: dict[str, str] = {}
@@ -159,6 +168,8 @@ class Search:
         self.ledger = Ledger()
         self.best_row: dict[str, Any] | None = None
         self.stop_reason: str | None = None
+        self.breaker = FailureBreaker(config.max_failures)  # fresh each session: a fix gets K more tries
+        self.broken: str | None = None  # why the breaker stopped the run
         self.dup_streak = 0
         self._names: dict[int, str] = {}
         self._started: dict[int, float] = {}
@@ -362,6 +373,9 @@ class Search:
             )
         self.table.append(row)
         self._book(row)
+        tripped = self.breaker.observe(row)
+        if tripped and self.broken is None:
+            self.broken = self.stop_reason = tripped
         if not retry:
             self._feed(row)
         self._observed = len(self.table.rows)

@@ -93,6 +93,10 @@ class Objective:
     def evaluate(self, job: Job, report: Report) -> dict[str, Any]:
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Resolve, download if needed and verify what every trial needs (the data set) once, in the
+        driver, before any pre-screen or trial: ``ValueError`` when it is unusable."""
+
     def profile_shape(self) -> tuple[int | None, int | None]:
         """(input size, classes) at which params and MACs are measured (None: the genotype's)."""
         return None, None

@@ -60,6 +60,11 @@ class TrainObjective(Objective):
             _DATASETS[key] = data
         return data
 
+    def prepare(self) -> None:
+        """Load the data set as the first trial will (downloaded, decoded and cached on disk once; an
+        inline run's trials reuse it in memory)."""
+        self._load(get_preset(self.preset, **{**self.overrides, "evaluate_test": False}))
+
     def evaluate(self, job: Job, report: Report) -> dict[str, Any]:
         genotype = from_json(job.genotype)
         built: dict[str, Any] = {}
