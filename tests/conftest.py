@@ -19,3 +19,19 @@ def _one_thread_everywhere():
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def table() -> dict[str, float]:
+    """The synthetic NAS-Bench-201 table: all 15,625 arch strings (search_spaces/nb201_synthetic.py)."""
+    from search_spaces.nb201_synthetic import synthetic_nb201_table
+
+    return synthetic_nb201_table(seed=0)
+
+
+@pytest.fixture(scope="session")
+def space():
+    """The NAS-Bench-201 search space."""
+    from nas.core.registry import SPACES
+
+    return SPACES["nb201"]()

@@ -14,17 +14,6 @@ import pytest
 from nas.core.registry import SPACES
 from nas.search.strategies import choice_key, make_strategy
 from search_spaces.nb201 import arch_string
-from search_spaces.nb201_synthetic import synthetic_nb201_table
-
-
-@pytest.fixture(scope="module")
-def table() -> dict[str, float]:
-    return synthetic_nb201_table(seed=0)
-
-
-@pytest.fixture(scope="module")
-def space():
-    return SPACES["nb201"]()
 
 
 def _drive(s, table, n):

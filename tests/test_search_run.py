@@ -21,14 +21,8 @@ from nas.search import SearchConfig, run_search
 from nas.search.objectives import Objective
 from nas.search.strategies import make_strategy
 from search_spaces.nb201 import arch_string
-from search_spaces.nb201_synthetic import synthetic_nb201_table
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def table() -> dict[str, float]:
-    return synthetic_nb201_table(seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,8 @@ from search_helpers import best_found
 from nas.core.registry import SPACES
 from nas.search.strategies import STRATEGIES, GridSearch, make_strategy
 from search_spaces.nb201 import arch_string
-from search_spaces.nb201_synthetic import synthetic_nb201_table
 
 ALL = ["random", "grid", "evolution", "rl", "tpe", "nsga2", "local", "bananas"]
-
-
-@pytest.fixture(scope="module")
-def table() -> dict[str, float]:
-    return synthetic_nb201_table(seed=0)
-
-
-@pytest.fixture(scope="module")
-def space():
-    return SPACES["nb201"]()
 
 
 def _drive(s, table, n, costs=True):
