@@ -37,7 +37,7 @@ def _check_run(run, budget: int, timeout: float) -> pd.DataFrame:
     """What every faulty run must show: the budget spent, every trial with its kind, transient failures
     retried (or given up after --max-retries), errors never retried, the ledger exact."""
     df = _rows(run)
-    assert len(df) == budget and df.trial_id.is_unique
+    assert (~df.cached).sum() == budget and df.trial_id.is_unique  # the budget counts evaluations
     assert set(df.status) <= {"ok", "error", "transient"}
     ran = df[~df.cached]
     first = ran[ran.source != "retry"]
@@ -53,7 +53,7 @@ def _check_run(run, budget: int, timeout: float) -> pd.DataFrame:
     for _, t in transient.iterrows():  # each transient attempt is followed by a retry of its candidate …
         later = by_key[t.key][by_key[t.key].trial_id > t.trial_id]
         gave_up = "gave up after" in t.error
-        assert gave_up or len(later) or t.trial_id == ran.trial_id.max() or len(df) == budget
+        assert gave_up or len(later) or t.trial_id == ran.trial_id.max() or len(ran) == budget
         if len(later) and not gave_up:
             assert later.iloc[0].source == "retry"
     for _, e in errors.iterrows():  # … an error never is: duplicates of it are cached copies
@@ -62,7 +62,8 @@ def _check_run(run, budget: int, timeout: float) -> pd.DataFrame:
     hangs = transient[transient.error.str.contains("TrialTimeout")]
     assert ((hangs.wall_s >= timeout * 0.95) & (hangs.wall_s < 30)).all()  # charged the time it ran
     ledger = json.loads((run / "ledger.json").read_text())
-    assert ledger["trials"] == budget and ledger["failed"] == int((df.status != "ok").sum())
+    assert ledger["evaluations"] == budget and ledger["trials"] == len(df)
+    assert ledger["failed"] == int((df.status != "ok").sum())
     assert math.isclose(ledger["cpu_hours"], df.cpu_hours.sum(), rel_tol=1e-9, abs_tol=1e-12)
     assert math.isclose(ledger["gpu_hours"], df.gpu_hours.sum(), rel_tol=1e-9, abs_tol=1e-12)
     assert math.isclose(ledger["trial_wall_s"], ran.wall_s.sum(), rel_tol=1e-9)

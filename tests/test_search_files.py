@@ -92,7 +92,7 @@ def test_corrupt_rows_are_moved_aside_with_their_text_and_the_run_continues(run,
         kept = {int(r["line"]): r["text"] for r in csv.DictReader(f)}
     assert kept == bad  # the original text of every corrupt line, by its line number
     after = pd.read_csv(run / "trials.csv")
-    assert len(after) == 30 and after.trial_id.is_unique  # resumed to the budget
+    assert (~after.cached).sum() == 30 and after.trial_id.is_unique  # resumed to the budget (evaluations)
     survivors = set(before.trial_id) - {before.trial_id[n - 2] for n in (4, 8, 13)}
     assert len(survivors) == intact and survivors <= set(after.trial_id)
     merged = before.merge(after, on="trial_id", suffixes=("", "_after"))
@@ -128,21 +128,23 @@ def test_rows_removed_before_the_saved_strategy_state_shift_the_replay(run) -> N
     from nas.core.registry import SPACES
     from nas.search.strategies import make_strategy
 
-    _corrupt(run)  # lines 4, 8, 13 (rows 2, 6, 11 of 20) and a torn 21st row
+    n = len(pd.read_csv(run / "trials.csv"))  # 20 evaluations and the duplicates among the proposals
+    _corrupt(run)  # lines 4, 8, 13 (rows 2, 6, 11) and a torn last row
     table = TrialsTable(run)
-    assert table.removed == [2, 6, 11, 20] and len(table.rows) == 17
+    assert table.removed == [2, 6, 11, n] and len(table.rows) == n - 3
     strategy = make_strategy("evolution", SPACES["nb201"](), seed=1, population=8)
-    # strategy.json saw all 20 rows of the table as written: 17 of them remain, none is to be replayed
-    assert rundir.restore_strategy(run, strategy, table.removed) == 17 == len(table.rows)
+    # strategy.json saw all n rows of the table as written: n - 3 of them remain, none is to be replayed
+    assert rundir.restore_strategy(run, strategy, table.removed) == n - 3 == len(table.rows)
 
 
 def test_undecodable_bytes_are_moved_aside_byte_for_byte(run) -> None:
     path = run / "trials.csv"
+    n = len(pd.read_csv(path))
     data = path.read_bytes().split(b"\n")
     data[5] = data[5][:30] + b"\xff\xfe\x00garbage" + data[5][30:]
     path.write_bytes(b"\n".join(data))
     table = TrialsTable(run)
-    assert len(table.rows) == 19 and b"\xff\xfe\x00garbage" not in path.read_bytes()
+    assert len(table.rows) == n - 1 and b"\xff\xfe\x00garbage" not in path.read_bytes()
     assert b"\xff\xfe\x00garbage" in (run / "trials.corrupt.csv").read_bytes()
 
 
@@ -165,7 +167,8 @@ def test_corrupt_ledger_is_rebuilt_from_the_table(run, capsys) -> None:
     assert (run / "ledger.corrupt.json").read_text() == "{not json"
     ledger = json.loads((run / "ledger.json").read_text())
     df = pd.read_csv(run / "trials.csv")
-    assert ledger["trials"] == len(df) == 25 and ledger["sessions"] == 2
+    assert ledger["trials"] == len(df) and ledger["evaluations"] == (~df.cached).sum() == 25
+    assert ledger["sessions"] == 2
     assert ledger["cpu_hours"] == pytest.approx(df.cpu_hours.sum())
 
 
@@ -175,7 +178,8 @@ def test_corrupt_strategy_state_is_rebuilt_by_replaying_the_table(run, capsys) -
     assert f"{run / 'strategy.json'}: not valid JSON (line 1 column 1) — strategy evolution rebuilt" in (
         capsys.readouterr().err
     )
-    assert json.loads((run / "strategy.json").read_text())["observed"] == 25
+    rows = len(pd.read_csv(run / "trials.csv"))  # every proposal is observed, duplicates included
+    assert json.loads((run / "strategy.json").read_text())["observed"] == rows
     assert (run / "strategy.corrupt.json").exists()
 
 
@@ -239,7 +243,7 @@ def test_a_half_created_run_is_explained_then_completed(run, capsys) -> None:
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["seed"] == 1 and cfg["strategy_options"] == {"population": 8}
     df = pd.read_csv(run / "trials.csv")
-    assert len(df) == 25 > rows and df.trial_id.is_unique
+    assert (~df.cached).sum() == 25 and len(df) > rows and df.trial_id.is_unique
 
 
 def _new_run_rc(out: Path) -> int:
@@ -267,7 +271,7 @@ def test_flags_equal_to_the_stored_values_and_resumable_ones_are_fine(run) -> No
     assert _resume(run, *same, "--budget", "24trials", "--concurrency", "2") == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["budget"] == "24trials" and cfg["concurrency"] == 2
-    assert len(pd.read_csv(run / "trials.csv")) == 24
+    assert (~pd.read_csv(run / "trials.csv").cached).sum() == 24
 
 
 def test_objective_flags_equal_to_the_stored_ones_are_fine(tmp_path, monkeypatch, capsys) -> None:
@@ -389,3 +393,15 @@ CASES = [
 def test_bad_run_files_and_resume_flags(case: Case, run, capsys) -> None:
     argv = [a.replace("RUN", str(run)) for a in case.setup(run)]
     _one_line(capsys, main(argv), case.match.replace("RUN", str(run)))
+
+
+def test_a_table_written_before_the_parent_column_resumes_and_gains_it(run) -> None:
+    from nas.search.trials import LEGACY_COLUMNS
+
+    df = pd.read_csv(run / "trials.csv", dtype=str, keep_default_na=False)
+    df[LEGACY_COLUMNS].to_csv(run / "trials.csv", index=False)  # the header of older runs: no parent
+    rows = len(df)
+    assert _resume(run, "--budget", "24trials") == 0
+    after = pd.read_csv(run / "trials.csv")
+    assert list(after.columns) == COLUMNS and len(after) > rows and (~after.cached).sum() == 24
+    assert after.parent[:rows].isna().all() and after.parent[rows:].notna().any()

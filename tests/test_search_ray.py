@@ -52,7 +52,7 @@ def test_local_ray_tpe_search_through_optunasearch(tmp_path, table_csv) -> None:
             str(table_csv),
             "--metric-column",
             "val_acc",
-            "--seed-with",
+            "--baseline",
             "resnet20",
             "--out",
             str(tmp_path / "tpe"),
@@ -66,7 +66,7 @@ def test_local_ray_tpe_search_through_optunasearch(tmp_path, table_csv) -> None:
     assert len(df) == 24 and df.trial_id.is_unique
     ran = df[~df.cached]
     assert ran.node_id.str.fullmatch(r"[0-9a-f]{56}").all()  # Ray node ids, recorded per trial
-    seed = df[df.source == "seed"].iloc[0]
+    seed = df[df.source == "baseline"].iloc[0]
     assert seed["name"] == "resnet20" and seed.status == "error"  # raised in the worker; recorded
     assert (df.status == "ok").sum() >= 20
     assert (run / "ray" / "session-1").is_dir()  # Ray's own experiment directory lives in the run
@@ -131,7 +131,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
         nodes = {cluster.head_node.node_id, second.node_id}
         assert len(nodes) == 2
         # trials of 2 s overlap even on a loaded machine (with 1 s, all six once ran on one node)
-        # tpe under the Ray executor asks Ray Tune's OptunaSearch (define-by-run); a zoo seed point first
+        # tpe under the Ray executor asks Ray Tune's OptunaSearch (define-by-run); a zoo baseline first
         rc = main(
             [
                 "search",
@@ -141,7 +141,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
                 "nb201",
                 "--strategy",
                 "tpe",
-                "--seed-with",
+                "--baseline",
                 "resnet20",
                 "--budget",
                 "6trials",
@@ -163,7 +163,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path) -> None:
         df = pd.read_csv(tmp_path / "two" / "trials.csv")
         assert len(df) == 6 and (df.status == "ok").all() and df.trial_id.is_unique
         assert set(df.node_id) == nodes  # both nodes ran trials, and each row says where
-        assert df[df.source == "seed"].name.tolist() == ["resnet20"]
+        assert df[df.source == "baseline"].name.tolist() == ["resnet20"]
         assert (tmp_path / "two" / "ray" / "session-1").is_dir()  # Ray's experiment directory, in the run
     finally:
         if ray.is_initialized():

@@ -60,22 +60,30 @@ def test_table_search_writes_the_run_directory(tmp_path, table_csv, table, capsy
         "60trials",
         "--seed",
         "1",
-        "--seed-with",
+        "--baseline",
         "resnet20",
         *_table_args(table_csv),
     )
     assert rc == 0
     out = capsys.readouterr().out
-    assert "trials 60" in out and "best" in out
+    assert "trials 60 evaluated" in out and "best" in out
     run = tmp_path / "evo"
     for f in ("config.json", "trials.csv", "trials.parquet", "best.json", "strategy.json", "ledger.json"):
         assert (run / f).is_file(), f
     csv = pd.read_csv(run / "trials.csv")
     pq = pd.read_parquet(run / "trials.parquet")
-    assert len(csv) == len(pq) == 60
+    # a trials budget counts evaluations: duplicates answered from the cache are rows, not evaluations
+    dups = int(csv.cached.sum())
+    assert len(csv) == len(pq) == 60 + dups and f"{dups} duplicates" in out
+    assert csv[~csv.cached].key.is_unique  # no candidate evaluated twice
+    children = csv[csv.parent.notna()]  # mutations record the trial they came from: an earlier evaluation
+    assert len(children) > 20 and (children.parent < children.trial_id).all()
+    evaluated = csv[~csv.cached].set_index("trial_id")
+    assert set(children.parent.astype(int)) <= set(evaluated.index)
+    assert csv[csv.source == "baseline"].parent.isna().all()
     assert list(csv.trial_id) == list(pq.trial_id) == sorted(set(csv.trial_id))
-    # the zoo point outside the space is an ordinary (failed: no table entry) trial, not fed to the strategy
-    seed = csv[csv.source == "seed"].iloc[0]
+    # the outside baseline is an ordinary (failed: no table entry) trial, not fed to the strategy
+    seed = csv[csv.source == "baseline"].iloc[0]
     assert seed["name"] == "resnet20" and seed.status == "error" and "not a member" in seed.error
     ok = csv[csv.status == "ok"]
     assert all(ok.score == [table[a] for a in ok.arch])
@@ -84,12 +92,13 @@ def test_table_search_writes_the_run_directory(tmp_path, table_csv, table, capsy
     assert best["best"]["arch"] == arch_string(best["best"]["choices"])
     assert best["best"]["genotype"]["kind"] == "network"
     ledger = json.loads((run / "ledger.json").read_text())
-    assert ledger["trials"] == 60 and ledger["budget"] == "60trials"
+    assert ledger["evaluations"] == 60 and ledger["budget"] == "60trials"
+    assert ledger["duplicates"] == dups and ledger["proposals"] == 60 + dups
     assert ledger["cpu_hours"] == pytest.approx(csv.cpu_hours.sum())
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["strategy"] == "evolution" and cfg["space"] == "nb201" and cfg["seed"] == 1
     assert cfg["objective"]["kind"] == "table" and cfg["objective"]["rows"] == 15625
-    assert json.loads((run / "strategy.json").read_text())["observed"] == 60
+    assert json.loads((run / "strategy.json").read_text())["observed"] == 60 + dups
 
 
 def test_same_seed_same_genotypes_and_matches_ask_tell(tmp_path, table_csv, table) -> None:
@@ -284,7 +293,7 @@ def test_resume_after_kill_keeps_every_finished_trial_once(tmp_path) -> None:
     assert 12 <= len(first) < 40
     assert main(["search", "--resume", str(run), "--quiet"]) == 0
     df = pd.read_csv(run / "trials.csv")
-    assert len(df) == 40 and df.trial_id.is_unique
+    assert (~df.cached).sum() == 40 and df.trial_id.is_unique  # the budget counts evaluations
     # every trial finished before the kill is still there, unchanged, exactly once
     merged = first.merge(df, on="trial_id", suffixes=("", "_after"))
     assert len(merged) == len(first)
@@ -294,22 +303,23 @@ def test_resume_after_kill_keeps_every_finished_trial_once(tmp_path) -> None:
     cfg = json.loads((run / "config.json").read_text())
     assert [s["session"] for s in cfg["sessions"]] == [1, 2]
     ledger = json.loads((run / "ledger.json").read_text())
-    assert ledger["trials"] == 40 and ledger["sessions"] == 2
-    assert json.loads((run / "strategy.json").read_text())["observed"] == 40
-    assert len(pd.read_parquet(run / "trials.parquet")) == 40
+    assert ledger["evaluations"] == 40 and ledger["sessions"] == 2
+    assert json.loads((run / "strategy.json").read_text())["observed"] == len(df)  # duplicates too
+    assert len(pd.read_parquet(run / "trials.parquet")) == len(df)
 
 
 def test_resume_can_extend_the_budget(tmp_path, table_csv) -> None:
     assert _search(tmp_path, "ext", "--strategy", "tpe", "--budget", "15trials", *_table_args(table_csv)) == 0
     assert main(["search", "--resume", str(tmp_path / "ext"), "--budget", "25trials", "--quiet"]) == 0
     df = pd.read_csv(tmp_path / "ext" / "trials.csv")
-    assert len(df) == 25 and df.trial_id.is_unique and list(df.session.unique()) == [1, 2]
+    assert (~df.cached).sum() == 25 and df.trial_id.is_unique and list(df.session.unique()) == [1, 2]
 
 
-def _one_line_error(capsys, argv: list[str], match: str) -> None:
+def _one_line_error(capsys, argv: list[str], match: str) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and match in err, err
+    return err
 
 
 def test_errors_are_one_line_exit_2(tmp_path, table_csv, capsys) -> None:
@@ -360,6 +370,12 @@ def test_errors_are_one_line_exit_2(tmp_path, table_csv, capsys) -> None:
         [*base, "--space", "nb201", "--budget", "2trials", "--seed-with", "resnet2000"],
         "unknown architecture 'resnet2000'",
     )
+    err = _one_line_error(
+        capsys,
+        [*base, "--space", "nb201", "--budget", "2trials", "--seed-with", "resnet20"],
+        "resnet20 is not a point of the nb201 space",
+    )
+    assert "--seed-with" in err and "--baseline" in err
 
 
 def test_seed_points_inside_the_space_feed_the_strategy(tmp_path, table_csv, table) -> None:
@@ -380,15 +396,22 @@ def test_seed_points_inside_the_space_feed_the_strategy(tmp_path, table_csv, tab
         "--budget",
         "12trials",
         "--seed-with",
-        f"resnet20,{path}",
+        str(path),
+        "--baseline",
+        "resnet20",
         *_table_args(table_csv),
     )
     assert rc == 0
     df = pd.read_csv(tmp_path / "seeded" / "trials.csv")
-    seeds = df[df.source == "seed"].set_index("name")
-    assert list(seeds.index) == ["resnet20", "best_cell"]
+    seeds = df[df.source.isin(["seed", "baseline"])].set_index("name")
+    assert list(seeds.index) == ["best_cell", "resnet20"]  # seed points first, then the baselines
+    assert list(seeds.source) == ["seed", "baseline"]
     assert seeds.loc["best_cell"].arch == best_arch and seeds.loc["best_cell"].score == table[best_arch]
-    assert pd.isna(seeds.loc["resnet20"].choices)  # outside the space: evaluated, never shown to the strategy
+    assert json.loads(seeds.loc["best_cell"].choices) == parse_arch_string(best_arch)
+    assert pd.isna(
+        seeds.loc["resnet20"].choices
+    )  # an outside baseline: evaluated, never shown to the strategy
+
     state = json.loads((tmp_path / "seeded" / "strategy.json").read_text())["state"]
     # the in-space seed was observed: it is in the (not yet aged) population
     assert any(arch_string(c) == best_arch for c, _ in state["population"])

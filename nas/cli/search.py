@@ -249,7 +249,16 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAMES",
-        help="evaluate these zoo names / genotype files first ('resnet20,densenet_bc')",
+        help="evaluate these zoo names / genotype files first, as points of the space that the strategy "
+        "starts from (cells at the space's layout; a non-member is an error) ('nasnet_a_cifar')",
+    )
+    s.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="evaluate these zoo names / genotype files as they are, as outside baselines the strategy "
+        "never sees ('resnet20,densenet_bc')",
     )
     s.add_argument("--max-duplicates", type=int, default=None, help=argparse.SUPPRESS)
     add_common(s)
@@ -350,6 +359,8 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
             given[k] = dict(getattr(args, dest))
     if getattr(args, "seed_with", None):
         given["seed_with"] = list(args.seed_with)
+    if getattr(args, "baseline", None):
+        given["baseline"] = list(args.baseline)
     if getattr(args, "archs", None) not in (None, ",".join(DEFAULT_BASELINES)):
         given["seed_with"] = [a for a in args.archs.split(",") if a.strip()]
     return given
@@ -397,7 +408,8 @@ def execute_run(config: SearchConfig, resume: Path | None) -> Search:
     best = s["best"]
     lines = [f"run {s['run']}: {s['stop_reason'] or 'done'}"]
     lines.append(
-        f"trials {s['trials']} (failed {s['failed']}, cached {s['cached']}); budget "
+        f"trials {s['evaluations']} evaluated (failed {s['failed']}), {s['duplicates']} duplicates answered "
+        f"from the cache, {s['proposals']} proposals; budget "
         f"{s['budget'] or '-'}; {s['gpu_hours']:.4g} gpuh, {s['cpu_hours']:.4g} cpuh, {s['elapsed_s']:.1f}s"
     )
     if best:
@@ -436,6 +448,7 @@ def _new_config(args: argparse.Namespace, **where: str) -> SearchConfig:
         space_options=dict(args.space_opt),
         strategy_options=dict(args.strategy_opt),
         seed_with=list(args.seed_with),
+        baseline=list(args.baseline),
         **_given(strategy=args.strategy, max_duplicates=args.max_duplicates),
         **{**common_config(args), **where},
     )

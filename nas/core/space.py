@@ -47,7 +47,9 @@ class SearchSpace(ABC):
     @abstractmethod
     def encode(self, genotype: Genotype) -> Choices:
         """Genotype → choices; ``ValueError`` if the genotype is not a member of the space (encoders
-        check by decoding the choices and comparing with ``anonymous``, so names do not matter)."""
+        check by decoding the choices and comparing with ``anonymous``, so names do not matter). Cell
+        spaces compare the cells only: their layout (cells, width, stem) is a space option, and
+        :meth:`layout_matches` tells whether ``decode(encode(g))`` is ``g`` itself."""
 
     # Optional: a text notation for members (tables key their rows by it). A space that has one overrides
     # both methods; ``has_notation`` tells whether it did.
@@ -89,6 +91,17 @@ class SearchSpace(ABC):
         except ValueError:
             return False
         return True
+
+    def layout_matches(self, genotype: Genotype) -> bool:
+        """Whether ``genotype`` is a member *as it is*: ``decode(encode(genotype))`` equals it (names
+        ignored). A cell space's ``encode`` reads only the cells, so a network whose cells are members
+        but whose layout (number of cells, width, stem, data set) is not the space's encodes, and this
+        is False."""
+        try:
+            choices = self.encode(genotype)
+        except ValueError:
+            return False
+        return anonymous(self.decode(choices)) == anonymous(genotype)
 
     def sample(self, rng: random.Random) -> Genotype:
         return self.decode(self.sample_choices(rng))

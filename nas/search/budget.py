@@ -6,7 +6,8 @@ any of them would be exceeded:
 * device-hours: ``100gpuh``, ``2cpuh``, ``0.5gpuh`` — the sum over trials of wall time × devices held
   (``--gpus-per-trial 0.5`` counts half a GPU; failed trials count; cached trials cost nothing);
 * wall time of the search: ``90s``, ``30m``, ``2h``, ``1d`` (summed over ``--resume`` sessions);
-* a trial count: ``500trials`` (every row of the trials table: run, failed or cached).
+* a trial count: ``500trials`` — evaluations: trials that ran (failed ones and retries included); a
+  proposal answered from the cache (a duplicate of an evaluated candidate) is not counted.
 
 A new trial is launched only when it is expected to fit: the cost of the trials still running and of the
 next one is estimated from the mean cost of the trials finished so far.
@@ -47,7 +48,7 @@ class Limit:
             "gpuh": ledger.gpu_hours,
             "cpuh": ledger.cpu_hours,
             "wall": ledger.elapsed_s,
-            "trials": float(ledger.trials),
+            "trials": float(ledger.evaluations),
         }[self.kind]
 
     def fraction(self, ledger: Ledger) -> float:
@@ -120,7 +121,7 @@ class Budget:
         """Would launching one more trial (with ``running`` trials still in flight) stay in budget?"""
         for lim in self.limits:
             if lim.kind == "trials":
-                if ledger.trials + running + 1 > lim.amount:
+                if ledger.evaluations + running + 1 > lim.amount:
                     return False
             elif lim.kind == "wall":
                 est = ledger.mean_trial_wall()
@@ -153,8 +154,8 @@ class Ledger:
 
     gpu_hours: float = 0.0
     cpu_hours: float = 0.0
-    trials: int = 0  # rows recorded: run, failed, stopped or cached
-    launched: int = 0  # trials that actually ran (not cached)
+    trials: int = 0  # rows recorded, i.e. proposals: run, failed, stopped or cached
+    launched: int = 0  # trials that actually ran (not cached): the evaluations
     failed: int = 0
     cached: int = 0
     trial_wall_s: float = 0.0  # Σ wall time of the trials that ran
@@ -183,6 +184,21 @@ class Ledger:
         self.cpu_hours += max(0.0, float(cpu_s)) / 3600.0
         self.extra[f"{what}_cpu_s"] = self.extra.get(f"{what}_cpu_s", 0.0) + float(cpu_s)
 
+    @property
+    def proposals(self) -> int:
+        """Candidates proposed (seed points and the strategy's), evaluated or answered from the cache."""
+        return self.trials
+
+    @property
+    def duplicates(self) -> int:
+        """Proposals of an already evaluated candidate, answered from the cache at no cost."""
+        return self.cached
+
+    @property
+    def evaluations(self) -> int:
+        """Trials that ran the objective (what a ``trials`` budget counts)."""
+        return self.launched
+
     def mean_trial_wall(self) -> float | None:
         return self.trial_wall_s / self.launched if self.launched else None
 
@@ -195,6 +211,7 @@ class Ledger:
 
     def save(self, path: Path, budget: Budget | None) -> None:
         d = {"budget": budget.text if budget else None, **self.to_dict()}
+        d.update(proposals=self.proposals, duplicates=self.duplicates, evaluations=self.evaluations)
         if budget:
             d["used"] = {lim.text: lim.used(self) for lim in budget.limits}
         write_json(path, d, indent=1)

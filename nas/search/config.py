@@ -297,7 +297,8 @@ class SearchConfig:
     name: str | None = None
     runs_dir: str = "runs"
     seed: int = 0
-    seed_with: list[str] = field(default_factory=list)
+    seed_with: list[str] = field(default_factory=list)  # points of the space, evaluated first and fed
+    baseline: list[str] = field(default_factory=list)  # evaluated as they are, never fed to the strategy
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None
     concurrency: int | None = None  # None: as many trials as the resources allow

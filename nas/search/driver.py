@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.core.archcodec import ArchCodec
-from nas.core.errors import ConfigError
+from nas.core.errors import ConfigError, first_line
 from nas.core.genotype import Genotype, from_json
 from nas.core.graph import KeyIndex
 from nas.core.registry import SPACES
@@ -70,6 +70,7 @@ class SeedPoint:
     genotype: Genotype
     source: str
     known: dict[str, float] = field(default_factory=dict)
+    choices: Choices | None = None  # a point of the space (shown to the strategy); None: an outside baseline
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Candidate:
     choices: Choices | None  # None: outside the space (never shown to the strategy)
     source: str
     known: dict[str, float] = field(default_factory=dict)
+    parent: int | None = None  # the trial id of the point it was derived from (a mutation's parent)
 
 
 def resolve_seed_points(specs: Sequence[str]) -> list[tuple[str, Genotype]]:
@@ -143,8 +145,7 @@ class Search:
             objective = make_objective(config.objective_for_run(), self.space, context)
         self.objective = objective
         self.profile = self._decide_profile()
-        source = "baseline" if config.kind == "baselines" else "seed"
-        self.seed_points = [SeedPoint(n, g, source) for n, g in resolve_seed_points(config.seed_with)]
+        self.seed_points = self._seed_points()
         codec = None if isinstance(self.space, NoSpace) else ArchCodec(self.space)
         self._codec = codec if codec is not None and codec.native else None  # arch strings in the table
         self._setup_zero_cost()
@@ -198,6 +199,28 @@ class Search:
     def _make_space(self) -> SearchSpace:
         c = self.config
         return SPACES[c.space](**c.space_options) if c.space else NoSpace()
+
+    def _seed_points(self) -> list[SeedPoint]:
+        """``seed_with`` as points of the space (evaluated at the space's layout, shown to the strategy with
+        their choices: a non-member is an error), then ``baseline`` evaluated as they are and never shown."""
+        c = self.config
+        if c.kind == "baselines":
+            return [SeedPoint(n, g, "baseline") for n, g in resolve_seed_points(c.seed_with)]
+        points = []
+        for name, g in resolve_seed_points(c.seed_with):
+            try:
+                choices = self.space.encode(g)
+                member = self.space.decode(choices)
+            except (ValueError, TypeError, KeyError) as e:
+                raise ConfigError(
+                    "seed_with",
+                    f"{name} is not a point of the {c.space} space ({first_line(e)}); it can be evaluated "
+                    "as an outside baseline that the strategy never sees",
+                    fixes=("baseline",),
+                ) from None
+            points.append(SeedPoint(name, member, "seed", choices=choices))
+        points += [SeedPoint(n, g, "baseline") for n, g in resolve_seed_points(c.baseline)]
+        return points
 
     def _decide_profile(self) -> bool:
         """Whether trials measure params and MACs: when asked, or when the strategy's cost needs them."""
@@ -259,7 +282,11 @@ class Search:
         col, done = column(plan.proxy), self._evaluated_names()
         queued = [
             SeedPoint(
-                f"prescreen#{r['rank']}", self.space.decode(r["choices"]), "prescreen", {col: r["score"]}
+                f"prescreen#{r['rank']}",
+                self.space.decode(r["choices"]),
+                "prescreen",
+                {col: r["score"]},
+                choices=r["choices"],
             )
             for r in result.rows[: plan.top]
         ]
@@ -296,7 +323,9 @@ class Search:
         self._observed = len(rows)
         self.next_id = max((r["trial_id"] for r in rows), default=-1) + 1
         for r in self.retries.pending():
-            job = self._job(Candidate(r["name"] or "", from_json(r["genotype"]), r["choices"], RETRY))
+            candidate = Candidate(r["name"] or "", from_json(r["genotype"]), r["choices"], RETRY)
+            candidate.parent = r.get("parent")
+            job = self._job(candidate)
             self._queue_retry(job, r["name"] or "")
 
     def _repropose(self, rows: Sequence[dict[str, Any]], final: Sequence[bool]) -> None:
@@ -396,9 +425,6 @@ class Search:
             self._key_memo[ck] = key
         return key
 
-    def running_count(self, running: int) -> int:
-        return running + sum(len(v) for v in self.waiting.values())
-
     def next_job(self, running: int = 0) -> Job | None:
         """The next trial to launch, or None when the search should launch no more (budget, exhausted grid,
         a strategy that only proposes evaluated candidates). Cached candidates are recorded on the way."""
@@ -406,9 +432,9 @@ class Search:
             raise RuntimeError("the run's pre-screen has not run: call Search.prescreen() first")
         self._tick()
         while self.stop_reason is None:
-            in_flight = self.running_count(running)
+            # duplicates waiting for a candidate in flight cost nothing and are no evaluation: not counted
             if self.budget and not self.budget.allows_launch(
-                self.ledger, in_flight, self.config.gpus_per_trial, self.config.cpus_per_trial
+                self.ledger, running, self.config.gpus_per_trial, self.config.cpus_per_trial
             ):
                 self.stop_reason = f"budget {self.budget.text} reached"
                 break
@@ -429,8 +455,7 @@ class Search:
         """A seed point, else the strategy's proposal; None (``stop_reason`` set) when there is none left."""
         if self.seed_points:
             p = self.seed_points.pop(0)
-            choices = self.space.encode(p.genotype) if self.space.contains(p.genotype) else None
-            return Candidate(p.name, p.genotype, choices, p.source, p.known)
+            return Candidate(p.name, p.genotype, p.choices, p.source, p.known)
         if self.strategy is None:
             self.stop_reason = "every point was evaluated"
             return None
@@ -438,12 +463,20 @@ class Search:
         if choices is None:
             self.stop_reason = "every point of the grid was proposed"
             return None
+        parent = self._trial_of(self.strategy.last_parent)
         try:
-            return Candidate("", self.space.decode(choices), choices, "strategy")
+            return Candidate("", self.space.decode(choices), choices, "strategy", parent=parent)
         except (ValueError, TypeError, KeyError) as e:
             self._record(failed_proposal_row(self.next_id, choices, e))
             self.next_id += 1
             return Candidate("", None, choices, "strategy")
+
+    def _trial_of(self, choices: Choices | None) -> int | None:
+        """The trial id of the evaluation of ``choices`` (a proposal's parent), None when unknown."""
+        if choices is None:
+            return None
+        row = self.cache.get(self._key_memo.get(choice_key(choices), ""))
+        return None if row is None else row["trial_id"]
 
     def _job(self, c: Candidate) -> Job:
         assert c.genotype is not None
@@ -467,6 +500,7 @@ class Search:
             zc_seed=self.config.seed,
             zc_known=dict(c.known),
             attempt=self.retries.attempt(key),
+            parent=c.parent,
         )
         self.next_id += 1
         return job
@@ -479,7 +513,8 @@ class Search:
             self.dup_streak += 1
             if self.dup_streak >= self.config.max_duplicates:
                 self.stop_reason = (
-                    f"the strategy proposed {self.dup_streak} evaluated candidates in a row (converged)"
+                    f"the strategy proposed {self.dup_streak} evaluated candidates in a row: it has "
+                    f"converged or the space is exhausted ({len(self.cache)} distinct candidates evaluated)"
                 )
             return False
         if job.key in self.inflight:
@@ -546,6 +581,9 @@ class Search:
         return {
             "run": str(self.dir),
             "trials": led.trials,
+            "proposals": led.proposals,
+            "evaluations": led.evaluations,
+            "duplicates": led.duplicates,
             "failed": led.failed,
             "cached": led.cached,
             "best": None if b is None else {k: b[k] for k in ("trial_id", "score", "arch", "name", "key")},

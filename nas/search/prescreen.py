@@ -139,9 +139,10 @@ def _candidates(
     pool: Sequence[Mapping[str, Any]] | None,
     candidates: Sequence[Genotype] | None,
 ) -> list[tuple[dict[str, Any] | None, Genotype]]:
-    """(choices, genotype) pairs to score; choices None for given genotypes outside the space."""
+    """(choices, genotype) pairs to score; choices None for given genotypes outside the space (or whose
+    cells are members at another layout: the choices would describe another network than the one scored)."""
     if candidates is not None:
-        return [(space.encode(g) if space.contains(g) else None, g) for g in candidates]
+        return [(space.encode(g) if space.layout_matches(g) else None, g) for g in candidates]
     if pool is not None:
         picked = list(pool) if n >= len(pool) else rng.sample(list(pool), n)
         return [(dict(c), space.decode(c)) for c in picked]

@@ -13,11 +13,11 @@ from nas.search.budget import Budget, Ledger
 def status_line(
     name: str, ledger: Ledger, budget: Budget | None, best: Mapping[str, Any] | None, running: int
 ) -> str:
-    done = ledger.trials - ledger.failed
     best_txt = f"best {best['score']:.4g} (#{best['trial_id']})" if best else "best -"
-    spent = budget.describe(ledger) if budget else f"{ledger.trials} trials"
+    spent = budget.describe(ledger) if budget else f"{ledger.evaluations} trials"
     return (
-        f"[{name}] done {done} · running {running} · failed {ledger.failed} · cached {ledger.cached} · "
+        f"[{name}] evaluated {ledger.evaluations} · running {running} · failed {ledger.failed} · "
+        f"duplicates {ledger.duplicates} · "
         f"{best_txt} · budget {spent} · {ledger.gpu_hours:.3g} gpuh {ledger.cpu_hours:.3g} cpuh"
     )
 

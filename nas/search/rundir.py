@@ -304,6 +304,8 @@ def write_best(
     d: dict[str, Any] = {
         "run": directory.name,
         "trials": ledger.trials,
+        "evaluations": ledger.evaluations,
+        "duplicates": ledger.duplicates,
         "failed": ledger.failed,
         "cached": ledger.cached,
         "stop_reason": stop_reason,

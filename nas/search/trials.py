@@ -28,6 +28,7 @@ COLUMNS = [
     "status",
     "cached",
     "cached_from",
+    "parent",
     "score",
     "key",
     "arch",
@@ -62,7 +63,9 @@ _FLOAT_COLS = (
     "started_at",
     "finished_at",
 )
-_INT_COLS = ("trial_id", "cached_from", "params", "macs", "epochs", "session")
+_INT_COLS = ("trial_id", "cached_from", "parent", "params", "macs", "epochs", "session")
+#: the columns of tables written before ``parent`` existed: read, and rewritten with the current header
+LEGACY_COLUMNS = [c for c in COLUMNS if c != "parent"]
 
 
 def encode_cell(col: str, v: Any) -> str:
@@ -213,21 +216,23 @@ class TrialsTable:
             self._rewrite_csv()
             return
         header = next(csv.reader([lines[0]]), [])
-        if header != self.columns:
+        legacy = header == LEGACY_COLUMNS + self.extra
+        if header != self.columns and not legacy:
             raise StateFileError(
                 self.csv_path,
                 "its columns are not those of this run's trials table",
                 f"expected {', '.join(self.columns)}; move the file away to start the table afresh",
             )
         torn = [] if text.endswith(("\n", "\r")) else [len(lines) - 1]
-        rows, corrupt, blank, self.removed = parse_rows(lines[: len(lines) - len(torn)], self.columns)
+        columns = LEGACY_COLUMNS + self.extra if legacy else self.columns
+        rows, corrupt, blank, self.removed = parse_rows(lines[: len(lines) - len(torn)], columns)
         if torn and not self.read_only:  # a reader of a live run sees the append in progress: not corrupt
             corrupt.append((torn[0] + 1, "torn last line (no newline at its end)", lines[-1]))
             self.removed.append(len(rows) + len(self.removed))
         self.rows = rows
         if corrupt:
             self._set_aside(corrupt)
-        if (corrupt or blank or torn) and not self.read_only:
+        if (corrupt or blank or torn or legacy) and not self.read_only:
             self._rewrite_csv()  # only now: the corrupt rows are on disk in trials.corrupt.csv
         self._dirty = True
 
@@ -357,6 +362,7 @@ def job_row(job: Job, name: str) -> dict[str, Any]:
         "genotype": job.genotype,
         "cpus": job.cpus,
         "gpus": job.gpus,
+        "parent": job.parent,
     }
 
 
@@ -400,6 +406,7 @@ def failed_proposal_row(trial_id: int, choices: Mapping[str, Any], error: Except
         "status": "failed",
         "cached": False,
         "cached_from": None,
+        "parent": None,
         "score": None,
         "params": None,
         "macs": None,

@@ -63,6 +63,7 @@ class Job:
     zc_seed: int = 0  # weight seed of the zero-cost scores (one for the whole run: comparable)
     zc_known: dict[str, float] = field(default_factory=dict)  # zc_<name> already measured (pre-screen)
     attempt: int = 0  # earlier transient failures of this candidate (0: the first try)
+    parent: int | None = None  # trial id of the point the strategy derived it from (a mutation's parent)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,10 +38,12 @@ class RegularizedEvolution(Strategy):
             c = {k: self.rng.choice(v) for k, v in self.dims.items()}
             ck = choice_key(c)
             self.outstanding[ck] = self.outstanding.get(ck, 0) + 1
+            self.last_parent = None
             return c
         members = list(self.population)
         sample = self.rng.sample(members, min(S, len(members)))
         parent = max(sample, key=lambda m: m[1])[0]
+        self.last_parent = parent
         return self.space.mutate_choices(parent, self.rng)
 
     def observe(

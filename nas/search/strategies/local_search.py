@@ -50,15 +50,18 @@ class LocalSearch(Strategy):
     def propose(self) -> Choices | None:
         if self.centre is None and self.start is None:
             if len(self._finite()) < self.opts["init"]:
+                self.last_parent = None
                 return self._propose_new(self._random())
             self._take_centre(self._best_unused())
         while True:
             while self.queue:
                 k = self.queue.pop(0)
                 if k not in self.scores and k not in self.pending:
+                    self.last_parent = self.points[self.centre] if self.centre is not None else None
                     return self._propose_new(self.points[k])
             if self.pending or self.start is not None or not self._advance():
                 # results still to come (or nowhere to go): explore at random meanwhile
+                self.last_parent = None
                 return self._propose_new(self._random())
 
     def _propose_new(self, c: Choices | None) -> Choices | None:
