@@ -78,10 +78,10 @@ def _check_kept(before: pd.DataFrame, after: pd.DataFrame) -> None:
 
 def _check_ledger(run: Path, budget: int) -> pd.DataFrame:
     df = pd.read_csv(run / "trials.csv", keep_default_na=False, na_values={"score": [""]})
-    assert len(df) == budget and df.trial_id.is_unique
+    assert (~df.cached).sum() == budget and df.trial_id.is_unique  # the budget counts evaluations
     assert df[~df.cached & (df.status != "transient")].key.is_unique  # each candidate evaluated once
     ledger = json.loads((run / "ledger.json").read_text())
-    assert ledger["trials"] == budget
+    assert ledger["evaluations"] == budget and ledger["trials"] == len(df)
     assert math.isclose(ledger["cpu_hours"], df.cpu_hours.sum(), rel_tol=1e-9, abs_tol=1e-12)
     assert math.isclose(ledger["trial_wall_s"], df[~df.cached].wall_s.sum(), rel_tol=1e-9)
     return df

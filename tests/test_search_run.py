@@ -291,7 +291,9 @@ def test_resume_after_kill_keeps_every_finished_trial_once(tmp_path) -> None:
         proc.wait()
     first = pd.read_csv(run / "trials.csv")
     assert 12 <= len(first) < 40
+    assert json.loads((run / "driver.pid").read_text())["pid"] == proc.pid  # left by the killed driver
     assert main(["search", "--resume", str(run), "--quiet"]) == 0
+    assert not (run / "driver.pid").exists()  # a driver that closes the run removes its mark
     df = pd.read_csv(run / "trials.csv")
     assert (~df.cached).sum() == 40 and df.trial_id.is_unique  # the budget counts evaluations
     # every trial finished before the kill is still there, unchanged, exactly once

@@ -158,6 +158,7 @@ class Search:
             if created and not resume:  # leave nothing behind: the same command works once data is fixed
                 shutil.rmtree(directory, ignore_errors=True)
             raise
+        rundir.claim_run(directory)
         self.table = TrialsTable(directory, extra=[column(n) for n in self.zc_columns])
         self.keys = KeyIndex()
         self._key_memo: dict[str, str] = {}
@@ -571,6 +572,7 @@ class Search:
         self._tick()
         self.flush(force=True)
         self.progress.close()
+        rundir.release_run(self.dir)
 
     def status_line(self, running: int) -> str:
         return status_line(self.name, self.ledger, self.budget, self.best_row, running)

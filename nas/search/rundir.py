@@ -125,6 +125,26 @@ def load_config(directory: str | Path) -> SearchConfig:
         raise IncompleteRun(path, f"not a valid run configuration ({first_line(e)})", _CONFIG_FIX) from None
 
 
+#: ``{"pid": N}`` of the live driver of a run (``nas ls`` tells a running run from an interrupted one by it);
+#: removed when the driver closes the run, left behind (with a dead pid) by a killed one
+DRIVER_PID = "driver.pid"
+
+
+def claim_run(directory: Path) -> None:
+    """Mark ``directory`` as driven by this process (see :data:`DRIVER_PID`)."""
+    write_json(directory / DRIVER_PID, {"pid": os.getpid(), "host": os.uname().nodename})
+
+
+def release_run(directory: Path) -> None:
+    """The driver is done with ``directory``: no live-driver mark (only this process's own mark)."""
+    path = directory / DRIVER_PID
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def start_run(directory: Path, config: SearchConfig) -> None:
     """Create a new run's directory with its ``config.json`` first, before any table: a run killed at any
     moment of its creation is either an empty directory or a resumable run."""
