@@ -205,8 +205,10 @@ def test_contains_is_false_outside_the_space():
     assert not space.contains(nas.ARCHS["resnet50"]())
     assert not space.contains(nas.ARCHS["darts_v2_cifar"]())
     g = NB.from_arch_string(STANDARD)
-    assert not space.contains(g.replace(num_classes=100))  # another layout
-    assert not NB.NB201Space(C=8).contains(g)
+    # another layout: the cell is a member (the choices describe cells), the network is not this space's
+    assert space.contains(g.replace(num_classes=100)) and not space.layout_matches(g.replace(num_classes=100))
+    assert NB.NB201Space(C=8).contains(g) and not NB.NB201Space(C=8).layout_matches(g)
+    assert NB.NB201Space(C=8).encode(g) == space.encode(g)
     # an op outside the list
     cell = g.stages[0].cell
     odd = cell.nodes[0].__class__(**{**cell.nodes[0].__dict__, "op": "sep_conv", "attrs": {"kernel": 3}})
