@@ -5,33 +5,36 @@ All three are *DARTS-format* spaces: a network of normal and reduction cells (th
 inputs h[i-2], h[i-1] to C channels (states 0 and 1), then builds ``blocks`` nodes: node ``j + 2`` applies
 two ops to two earlier states and combines the results; some states are concatenated into the output.
 
-* **nasnet** (Zoph et al. 2018): B = 5 blocks; each block picks two inputs among the cell inputs and the
-  earlier blocks (the same one twice is allowed), two ops from the 13-op list ``NASNET_OPS`` and a combine
-  (``add`` or ``concat``). The output concatenates the *unused* states (cell inputs included; in a
-  reduction cell an unused input is first reduced by a factorized reduction, as in NASNet's code).
-  NASNet-A (``nasnet_a_cifar`` etc.) needs ``concat_extra=NASNET_A_CONCAT_EXTRA``: NASNet's released
-  code concatenates fixed extra states (see ``search_spaces.zoo.nas_cells``); AmoebaNet-A is a member of
-  the plain space (C = 36).
+Membership is a property of the cells: the choices describe the two cells; the layout (``layers``,
+``C``, ``dataset``, ``num_classes``, ``auxiliary``, ``drop_path``) is a space option whose default is the
+family's published CIFAR layout. ``encode`` reads a network's normal and reduction cells and ignores its
+layout (so AmoebaNet-A at C = 36 encodes in the nasnet space at C = 32) and raises ``ValueError`` naming
+the op, edge or concat that is outside; ``decode`` builds the space's layout; ``layout_matches`` tells
+whether that is the network's (then ``decode(encode(g)) == g``, names included).
 
-  size = S², S = ∏_{j=0}^{B-1} (j+2)² · |ops|² · |combines|   (per cell type; B = 5, 13 ops, 2 combines:
-  S = 720² · 13¹⁰ · 2⁵, size ≈ 5.2·10³⁶).
+* **nasnet** (Zoph et al. 2018): B = 5 blocks; each picks two inputs among the cell inputs and earlier
+  blocks (the same twice allowed), two of the 13 ops ``NASNET_OPS`` and a combine (``add``/``concat``).
+  The output concatenates the *unused* states (in a reduction cell a cell input is first reduced by a
+  factorized reduction, as in NASNet's code) and each used state ``i`` whose ``{t}_concat_extra_{i}``
+  is 1: NASNet's code concatenates a fixed mask of states (``used_hiddenstates``), which for NASNet-A
+  adds h[i-2] to the normal cell and node 3 to the reduction cell. The bit of a state no node reads does
+  not apply (``check`` sets it to 0: one encoding per member). ``extra_concat=False``: the paper's
+  space (unused states only). NASNet-A and AmoebaNet-A are members.
+
+  size = S², S = (|ops|² · |combines|)^B · Σ_inputs 2^|states read|  (B = 5, 13 ops, 2 combines:
+  ≈ 3.3·10³⁹; without the extra bits S = 720² · 13¹⁰ · 2⁵, ≈ 5.2·10³⁶).
 
 * **darts** (Liu et al. 2019): the 8 DARTS primitives ``DARTS_OPS`` (``none`` included), 4 nodes, each
   with two *distinct* inputs in order (a DARTS node keeps its two strongest incoming edges, one per
   predecessor; the row order is part of the genotype), sum; the output concatenates all intermediate
-  nodes.
-
-  size = S², S = ∏_{j=0}^{N-1} (j+2)(j+1) · |ops|²   (N = 4 nodes, 8 ops: S = 2880 · 8⁸, size ≈ 2.3·10²¹;
-  without ``none`` and with unordered pairs this is NAS-Bench-301's ≈ 10¹⁸).
+  nodes. DARTS-V1 and V2 are members. size = S², S = ∏_{j<N} (j+2)(j+1) · |ops|²  (N = 4, 8 ops:
+  S = 2880 · 8⁸, ≈ 2.3·10²¹; without ``none`` and with unordered pairs: NAS-Bench-301's ≈ 10¹⁸).
 
 Choice fields, per cell type ``t`` in (normal, reduce) and node ``k = j + 2``: ``{t}_n{k}_in0`` /
 ``{t}_n{k}_in1`` (state indices; darts: one field ``{t}_n{k}_inputs`` = ``"a,b"``), ``{t}_n{k}_op0`` /
-``{t}_n{k}_op1`` and, with more than one combine, ``{t}_n{k}_combine``.
-
-Layout options (all spaces): ``layers``, ``C``, ``dataset`` ("cifar"/"imagenet"), ``num_classes``,
-``auxiliary``, ``drop_path`` — passed to ``darts_network`` — and ``ops``/``blocks`` (``nodes`` for darts) to
-shrink the space. ``decode`` names a member after the zoo entry it equals (``nasnet_a_cifar``, ...);
-membership (``contains``/``encode``) ignores names.
+``{t}_n{k}_op1``, with more than one combine ``{t}_n{k}_combine``, and (nasnet) ``{t}_concat_extra_{i}``,
+i = 0 … B. Options ``ops``/``blocks`` (``nodes`` for darts) shrink the space. ``decode`` names a member
+after the zoo entry it equals (``nasnet_a_cifar``), its cells after the zoo genotype (``amoebanet_a_normal``).
 
 A ``concat`` block makes a state of 2C channels; an op that cannot change the channel count (pool,
 identity) reads such a state through a ReLU-1×1 conv-BN adapter (``n{k}_{i}_adj``), as NASNet does.
@@ -41,9 +44,12 @@ pair (as in the zoo).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import random
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from cells import CellWriter
 from cells.blocks import _DARTS_OPS
@@ -79,8 +85,6 @@ DARTS_OPS: tuple[str, ...] = (
     "dil_conv_3x3",
     "dil_conv_5x5",
 )
-# NASNet-A's extra concatenated states (normal, reduction): see search_spaces.zoo.nas_cells.NASNET.
-NASNET_A_CONCAT_EXTRA: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (3,))
 
 # Op name → (registered op, attrs): DARTS's table plus NASNet's extra ops.
 EDGE_OPS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -159,18 +163,32 @@ def darts_format_cell(
     return w.cell(name, out, inputs=("h0", "h1"))
 
 
-def read_darts_format_cell(cell: Cell, blocks: int) -> tuple[list[tuple[str, int]], list[str]]:
-    """A DARTS-format cell → its ``(op, input)`` rows and combines (``ValueError`` when it is not one)."""
+class CellRows(NamedTuple):
+    """What a DARTS-format cell is made of: ``(op, input)`` rows (two per node), per-node combines, the
+    states its output concatenates (sorted) and whether a ReLU-1×1 conv-BN follows the concat (ENAS)."""
+
+    rows: list[tuple[str, int]]
+    combines: list[str]
+    concat: tuple[int, ...]
+    final_conv: bool
+
+
+def read_darts_format_cell(cell: Cell) -> CellRows:
+    """A DARTS-format cell (nodes ``n2 … n{B+1}``) → its :class:`CellRows`; ``ValueError`` naming the
+    node when it is not one."""
     nodes = {n.name: n for n in cell.nodes}
-    index = {"pre0": 0, "pre1": 1} | {f"n{j + 2}": j + 2 for j in range(blocks)}
+    blocks = sum(re.fullmatch(r"n\d+", name) is not None for name in nodes)
+    index = {"pre0": 0, "pre1": 1, "pre0_reduce": 0, "pre1_reduce": 1} | {
+        f"n{k}": k for k in range(2, blocks + 2)
+    }
     rows: list[tuple[str, int]] = []
     combines: list[str] = []
-    for j in range(blocks):
-        for k in (0, 1):
-            node = nodes.get(f"n{j + 2}_{k}")
-            if node is None:
+    for k in range(2, blocks + 2):
+        for e in (0, 1):
+            node = nodes.get(f"n{k}_{e}")
+            if node is None or f"n{k}" not in nodes:
                 raise ValueError(
-                    f"cell {cell.name!r} is not a {blocks}-block DARTS-format cell: no node 'n{j + 2}_{k}'"
+                    f"cell {cell.name!r} is not a DARTS-format cell: no node 'n{k}_{e}' or 'n{k}'"
                 )
             op = _REVERSE.get((node.op, node.attrs))
             if op is None:
@@ -180,39 +198,46 @@ def read_darts_format_cell(cell: Cell, blocks: int) -> tuple[list[tuple[str, int
             src = node.inputs[0]
             if src.endswith("_adj") and src in nodes:
                 src = nodes[src].inputs[0]
-            if src not in index:
+            if index.get(src, k) >= k:
                 raise ValueError(
-                    f"cell {cell.name!r}: node {node.name!r} reads {src!r}, which is not a state"
+                    f"cell {cell.name!r}: node {node.name!r} reads {src!r}, not an earlier state"
                 )
             rows.append((op, index[src]))
-        sum_node = nodes.get(f"n{j + 2}")
-        if sum_node is None:
-            raise ValueError(f"cell {cell.name!r} is not a DARTS-format cell: no node 'n{j + 2}'")
-        combines.append("concat" if sum_node.combine == "concat" else "add")
-    return rows, combines
+        combines.append("concat" if nodes[f"n{k}"].combine == "concat" else "add")
+    final = cell.output == "final" and nodes["final"].op == "relu_conv_bn"
+    out = nodes.get(nodes["final"].inputs[0] if final else cell.output)
+    if out is None or out.op != "identity" or any(src not in index for src in out.inputs):
+        raise ValueError(
+            f"cell {cell.name!r} is not a DARTS-format cell: its output is not a concat of states"
+        )
+    return CellRows(rows, combines, tuple(sorted(index[src] for src in out.inputs)), final)
 
 
-def network_diff(a: Network, b: Network) -> str:
-    """The first top-level field in which two networks differ (names ignored), for error messages."""
-    a, b = anonymous(a), anonymous(b)
-    for f in ("stem", "head", "input_size", "num_classes", "drop_path", "drop_path_schedule", "aux"):
-        if getattr(a, f) != getattr(b, f):
-            return f
-    if len(a.stages) != len(b.stages):
-        return f"stages (count {len(a.stages)} vs {len(b.stages)})"
-    for i, (x, y) in enumerate(zip(a.stages, b.stages)):
-        if x != y:
-            what = "cell" if x.cell != y.cell else "repeats/width/stride"
-            return f"stage {i} {what}"
-    return ""
+def cell_diff(ours: Cell, theirs: Cell) -> str:
+    """Where ``theirs`` first differs from ``ours`` (the cell a space makes), in words."""
+    mine, other = {n.name: n for n in ours.nodes}, {n.name: n for n in theirs.nodes}
+    for name in [*mine, *(k for k in other if k not in mine)]:
+        a, b = mine.get(name), other.get(name)
+        if a is None or b is None:
+            return f"the space's cell {'has' if b is None else 'has no'} a node {name!r}"
+        if a != b:
+            attrs = f"{b.op} {dict(b.attrs)} on {list(b.inputs)}"
+            return f"node {name!r} is {attrs}, the space's {a.op} {dict(a.attrs)} on {list(a.inputs)}"
+    return "the order of its nodes or its inputs differ"
+
+
+def _extra(t: str, i: int) -> str:
+    """Choice field: also concatenate state ``i`` of cell type ``t``, which a node reads."""
+    return f"{t}_concat_extra_{i}"
 
 
 class CellPairSpace(SearchSpace):
     """A DARTS-format space: normal and reduction cells searched, network layout fixed by options.
 
     ``concat``: ``"loose"`` (unused states, cell inputs included) or ``"all"`` (every intermediate node);
-    ``concat_extra``: states always concatenated, per cell type; ``distinct_inputs``: a node's two inputs
-    differ (one ``inputs`` field of ordered pairs); ``final_conv``: ReLU-1×1 conv-BN after the concat.
+    ``extra_concat`` (loose only): a 0/1 field per state ``0 … blocks`` to concatenate it although a node
+    reads it; ``distinct_inputs``: a node's two inputs differ (one ``inputs`` field of ordered pairs);
+    ``final_conv``: ReLU-1×1 conv-BN after the concat.
     """
 
     def __init__(
@@ -224,7 +249,7 @@ class CellPairSpace(SearchSpace):
         combines: Sequence[str] = ("add",),
         distinct_inputs: bool = False,
         concat: str = "loose",
-        concat_extra: Sequence[Sequence[int]] = ((), ()),
+        extra_concat: bool = False,
         final_conv: bool = False,
         layers: int = 20,
         C: int = 36,
@@ -246,12 +271,8 @@ class CellPairSpace(SearchSpace):
             raise ValueError(f"{where}: option 'combines' must list distinct values of {COMBINES}")
         if concat not in ("loose", "all"):
             raise ValueError(f"{where}: option 'concat' must be 'loose' or 'all', got {concat!r}")
-        extra = tuple(tuple(sorted(set(e))) for e in concat_extra)
-        if len(extra) != 2 or any(not 0 <= i < blocks + 2 for e in extra for i in e):
-            raise ValueError(
-                f"{where}: option 'concat_extra' must be two lists (normal, reduce) of states "
-                f"in [0, {blocks + 2})"
-            )
+        if not isinstance(extra_concat, bool) or (extra_concat and concat != "loose"):
+            raise ValueError(f"{where}: option 'extra_concat' must be a bool, true only with concat 'loose'")
         if dataset not in ("cifar", "imagenet"):
             raise ValueError(f"{where}: option 'dataset' must be 'cifar' or 'imagenet', got {dataset!r}")
         self.ops = tuple(ops)
@@ -259,16 +280,10 @@ class CellPairSpace(SearchSpace):
         self.combines = tuple(combines)
         self.distinct_inputs = distinct_inputs
         self.concat = concat
-        self.concat_extra = extra
+        self.extra_concat = extra_concat
         self.final_conv = final_conv
-        self.layout = {
-            "layers": layers,
-            "C": C,
-            "dataset": dataset,
-            "num_classes": num_classes,
-            "auxiliary": auxiliary,
-            "drop_path": drop_path,
-        }
+        self.layout = {"layers": layers, "C": C, "dataset": dataset, "num_classes": num_classes}
+        self.layout |= {"auxiliary": auxiliary, "drop_path": drop_path}
         self._dims = self._make_dims()
 
     # -- dimensions --------------------------------------------------------------------------------
@@ -287,37 +302,100 @@ class CellPairSpace(SearchSpace):
                 dims[f"{t}_n{k}_op1"] = self.ops
                 if len(self.combines) > 1:
                     dims[f"{t}_n{k}_combine"] = self.combines
+            if self.extra_concat:  # the last node is never read: no field for it
+                dims.update({_extra(t, i): (0, 1) for i in range(self.blocks + 1)})
         return dims
 
     def choices(self) -> dict[str, tuple[Choice, ...]]:
         return dict(self._dims)
 
     def cell_size(self) -> int:
-        """Members per cell type (closed form; ``size() == cell_size() ** 2``)."""
-        s = 1
-        for j in range(self.blocks):
-            pairs = (j + 2) * (j + 1) if self.distinct_inputs else (j + 2) ** 2
-            s *= pairs * len(self.ops) ** 2 * len(self.combines)
-        return s
+        """Members per cell type (``size() == cell_size() ** 2``): the input choices counted by the set of
+        states they read, each read state doubling them with an extra-concat field."""
+        by_read: dict[frozenset[int], int] = {frozenset(): 1}
+        for k in range(2, self.blocks + 2):
+            nxt: dict[frozenset[int], int] = {}
+            for read, n in by_read.items():
+                for a, b in itertools.product(range(k), repeat=2):
+                    if not (self.distinct_inputs and a == b):
+                        nxt[read | {a, b}] = nxt.get(read | {a, b}, 0) + n
+            by_read = nxt
+        inputs = sum(n * (2 ** len(read) if self.extra_concat else 1) for read, n in by_read.items())
+        return (len(self.ops) ** 2 * len(self.combines)) ** self.blocks * inputs
 
-    # -- choices ⇄ rows ----------------------------------------------------------------------------
+    def size(self) -> int:
+        return self.cell_size() ** 2
 
-    def rows(self, choices: Mapping[str, Choice]) -> dict[str, tuple[list[tuple[str, int]], list[str]]]:
-        """Checked choices → per cell type ``(rows, combines)``."""
+    # -- choices ⇄ cells ---------------------------------------------------------------------------
+
+    def _inputs(self, c: Mapping[str, Choice], t: str, k: int) -> tuple[int, int]:
+        if self.distinct_inputs:
+            a, b = (int(v) for v in str(c[f"{t}_n{k}_inputs"]).split(","))
+            return a, b
+        return int(c[f"{t}_n{k}_in0"]), int(c[f"{t}_n{k}_in1"])
+
+    def _read(self, c: Mapping[str, Choice], t: str) -> set[int]:
+        return {i for j in range(self.blocks) for i in self._inputs(c, t, j + 2)}
+
+    def check(self, choices: Mapping[str, Choice]) -> Choices:
+        """Every field present and one of its options; the extra-concat bit of a state no node reads
+        does not apply and is set to 0 (so a member has one encoding)."""
+        c = super().check(choices)
+        if self.extra_concat:
+            for t in CELL_TYPES:
+                read = self._read(c, t)
+                c.update({_extra(t, i): 0 for i in range(self.blocks + 1) if i not in read})
+        return c
+
+    def rows(
+        self, choices: Mapping[str, Choice]
+    ) -> dict[str, tuple[list[tuple[str, int]], list[str], tuple[int, ...]]]:
+        """Checked choices → per cell type ``(rows, combines, concat)``."""
         c = self.check(choices)
         out = {}
         for t in CELL_TYPES:
             rows, combines = [], []
             for j in range(self.blocks):
                 k = j + 2
-                if self.distinct_inputs:
-                    a, b = (int(v) for v in str(c[f"{t}_n{k}_inputs"]).split(","))
-                else:
-                    a, b = int(c[f"{t}_n{k}_in0"]), int(c[f"{t}_n{k}_in1"])
+                a, b = self._inputs(c, t, k)
                 rows += [(str(c[f"{t}_n{k}_op0"]), a), (str(c[f"{t}_n{k}_op1"]), b)]
                 combines.append(str(c[f"{t}_n{k}_combine"]) if len(self.combines) > 1 else self.combines[0])
-            out[t] = (rows, combines)
+            extra = {i for i in range(self.blocks + 1) if c.get(_extra(t, i)) == 1}
+            out[t] = (rows, combines, self.concat_list(rows, extra))
         return out
+
+    def concat_list(self, rows: Sequence[tuple[str, int]], extra: set[int] | None = None) -> tuple[int, ...]:
+        """The states a cell of these rows concatenates (``extra``: used states concatenated too)."""
+        n = self.blocks + 2
+        if self.concat == "all":
+            return tuple(range(2, n))
+        read = {src for _, src in rows}
+        return tuple(sorted({i for i in range(n) if i not in read} | (extra or set())))
+
+    def _concat_fields(self, t: str, rows: Sequence[tuple[str, int]], concat: Sequence[int]) -> Choices:
+        """A cell's concat list → its extra-concat fields; ``ValueError`` when the space cannot make it."""
+        where = f"space {self.name!r}: the {t} cell"
+        got, n = set(concat), self.blocks + 2
+        if not got <= set(range(n)):
+            raise ValueError(f"{where} concatenates states {sorted(got)}, outside [0, {n})")
+        if self.concat == "all":
+            if got != set(range(2, n)):
+                raise ValueError(
+                    f"{where} concatenates states {sorted(got)}; this space concatenates every "
+                    f"intermediate node {list(range(2, n))}"
+                )
+            return {}
+        read = {src for _, src in rows}
+        dead = set(range(n)) - read - got
+        if dead:
+            raise ValueError(f"{where}: state(s) {sorted(dead)} are neither read nor concatenated")
+        extra = got & read
+        if extra and not self.extra_concat:
+            raise ValueError(
+                f"{where} also concatenates state(s) {sorted(extra)}, which nodes read; this space "
+                f"concatenates only the unused states (option extra_concat)"
+            )
+        return {_extra(t, i): int(i in extra) for i in range(self.blocks + 1)} if self.extra_concat else {}
 
     def choices_from_rows(
         self,
@@ -325,11 +403,15 @@ class CellPairSpace(SearchSpace):
         reduce: Sequence[tuple[str, int]],
         normal_combines: Sequence[str] | None = None,
         reduce_combines: Sequence[str] | None = None,
+        concats: Sequence[Sequence[int]] | None = None,
     ) -> Choices:
         """DARTS-style ``(op, input)`` rows (two per node) → checked choices; ``ValueError`` naming the
-        field for a wrong number of rows, an unknown op or an input out of range."""
+        field for a wrong number of rows, an op outside the space or an input out of range (or repeated,
+        with distinct inputs), or a concat list (``concats``: normal, reduce; default: the space's own
+        for these rows) the space cannot make."""
         out: dict[str, Choice] = {}
-        for t, rows, combines in (("normal", normal, normal_combines), ("reduce", reduce, reduce_combines)):
+        spec = (("normal", normal, normal_combines), ("reduce", reduce, reduce_combines))
+        for i, (t, rows, combines) in enumerate(spec):
             if len(rows) != 2 * self.blocks:
                 raise ValueError(
                     f"space {self.name!r}: field {t!r} must hold {2 * self.blocks} (op, input) rows "
@@ -348,30 +430,26 @@ class CellPairSpace(SearchSpace):
                 out[f"{t}_n{k}_op0"], out[f"{t}_n{k}_op1"] = op0, op1
                 if len(self.combines) > 1:
                     out[f"{t}_n{k}_combine"] = combines[j]
+            if concats is not None:
+                out.update(self._concat_fields(t, rows, concats[i]))
+            elif self.extra_concat:
+                out.update({_extra(t, s): 0 for s in range(self.blocks + 1)})
         return self.check(out)
 
     def choices_from_genotype(self, genotype: DartsGenotype) -> Choices:
-        """A zoo-style ``DartsGenotype`` → choices (its concat lists are implied by the space)."""
-        return self.choices_from_rows(genotype.normal, genotype.reduce)
+        """A zoo-style ``DartsGenotype`` (rows and concat lists) → choices."""
+        return self.choices_from_rows(
+            genotype.normal, genotype.reduce, concats=(genotype.normal_concat, genotype.reduce_concat)
+        )
 
     # -- decode / encode ---------------------------------------------------------------------------
 
-    def concat_list(self, t: str, rows: Sequence[tuple[str, int]]) -> tuple[int, ...]:
-        n = self.blocks + 2
-        if self.concat == "all":
-            states = set(range(2, n))
-        else:
-            read = {src for _, src in rows}
-            states = {i for i in range(n) if i not in read}
-        return tuple(sorted(states | set(self.concat_extra[CELL_TYPES.index(t)])))
-
-    def _zoo_name(self, rows: dict, concats: dict) -> tuple[str | None, str | None]:
+    def _zoo_name(self, specs: dict) -> tuple[str | None, str | None]:
         """(genotype key, layout name) of the zoo entry these cells and this layout reproduce, if any."""
-        if self.final_conv or any(c != "add" for _, combines in rows.values() for c in combines):
+        if self.final_conv or any(c != "add" for _, combines, _ in specs.values() for c in combines):
             return None, None
-        g = DartsGenotype(
-            tuple(rows["normal"][0]), concats["normal"], tuple(rows["reduce"][0]), concats["reduce"]
-        )
+        (nr, _, nc), (rr, _, rc) = specs["normal"], specs["reduce"]
+        g = DartsGenotype(tuple(nr), nc, tuple(rr), rc)
         key = next((k for k, v in GENOTYPES.items() if v == g), None)
         if key is None:
             return None, None
@@ -383,44 +461,104 @@ class CellPairSpace(SearchSpace):
         )
         return key, layout
 
-    def decode(self, choices: Mapping[str, Choice]) -> Network:
-        rows = self.rows(choices)
-        concats = {t: self.concat_list(t, rows[t][0]) for t in CELL_TYPES}
-        key, layout = self._zoo_name(rows, concats)
-        prefix = key or self.name
-        cells = {
+    def _cells(self, specs: dict) -> dict[str, Cell]:
+        prefix = self._zoo_name(specs)[0] or self.name
+        return {
             t: darts_format_cell(
-                f"{prefix}_{t}", rows[t][0], rows[t][1], concats[t], t == "reduce", final_conv=self.final_conv
+                f"{prefix}_{t}", rows, combines, concat, t == "reduce", final_conv=self.final_conv
             )
-            for t in CELL_TYPES
+            for t, (rows, combines, concat) in specs.items()
         }
+
+    def decode(self, choices: Mapping[str, Choice]) -> Network:
+        specs = self.rows(choices)
+        cells = self._cells(specs)
+        layout = self._zoo_name(specs)[1]
         return cell_space_network(layout or self.name, cells["normal"], cells["reduce"], **self.layout)
 
     def encode(self, genotype: Genotype) -> Choices:
-        if not isinstance(genotype, Network):
-            raise ValueError(f"space {self.name!r}: a member is a network genotype, got a cell")
-        found: dict[str, Cell] = {}
-        for s in genotype.stages:
-            if s.cell.inputs == ("h0", "h1"):
-                t = "normal" if s.stride == 1 else "reduce"
-                if found.setdefault(t, s.cell) != s.cell:
+        """The choices of a network's normal and reduction cells (its layout is ignored); ``ValueError``
+        naming the op, edge or concat when the cells are not members."""
+        found = network_cells(self.name, genotype)
+        where = f"space {self.name!r}: network {genotype.name!r} is not a member"
+        try:
+            read = {t: read_darts_format_cell(found[t]) for t in CELL_TYPES}
+            for t, r in read.items():
+                if len(r.combines) != self.blocks:
+                    raise ValueError(f"its {t} cell has {len(r.combines)} nodes, the space's {self.blocks}")
+                if r.final_conv != self.final_conv:
                     raise ValueError(
-                        f"space {self.name!r}: network {genotype.name!r} has two different {t} cells"
+                        f"its {t} cell {'has a' if r.final_conv else 'has no'} 1×1 conv after the concat "
+                        f"(space option final_conv={self.final_conv})"
                     )
+            n, r = read["normal"], read["reduce"]
+            choices = self.choices_from_rows(n.rows, r.rows, n.combines, r.combines, (n.concat, r.concat))
+        except ValueError as e:
+            raise ValueError(f"{where}: {str(e).removeprefix(f'space {self.name!r}: ')}") from None
+        ours = self._cells(self.rows(choices))
         for t in CELL_TYPES:
-            if t not in found:
-                raise ValueError(f"space {self.name!r}: network {genotype.name!r} has no {t} cell")
-        read = {t: read_darts_format_cell(found[t], self.blocks) for t in CELL_TYPES}
-        choices = self.choices_from_rows(
-            read["normal"][0], read["reduce"][0], read["normal"][1], read["reduce"][1]
-        )
-        decoded = self.decode(choices)
-        if anonymous(decoded) != anonymous(genotype):
-            raise ValueError(
-                f"space {self.name!r}: network {genotype.name!r} is not a member: its "
-                f"{network_diff(decoded, genotype)} differs from what its cells decode to in this space"
-            )
+            if anonymous(ours[t]) != anonymous(found[t]):
+                raise ValueError(f"{where}: its {t} cell differs: {cell_diff(ours[t], found[t])}")
         return choices
+
+    # -- moves over members only -------------------------------------------------------------------
+
+    def _moves(self, choices: Mapping[str, Choice]) -> dict[str, list[Choices]]:
+        """Per field, the members one change of that field away (each canonical: an input change that
+        leaves a state unread also clears its extra-concat bit; a bit that does not apply is no move)."""
+        c = self.check(choices)
+        moves: dict[str, list[Choices]] = {}
+        for k, options in self._dims.items():
+            for o in options:
+                if o != c[k]:
+                    new = self.check({**c, k: o})
+                    if new != c:
+                        moves.setdefault(k, []).append(new)
+        return moves
+
+    def neighbours(self, choices: Mapping[str, Choice]) -> list[Choices]:
+        return [m for ms in self._moves(choices).values() for m in ms]
+
+    def mutate_choices(self, choices: Mapping[str, Choice], rng: random.Random) -> Choices:
+        """A field uniformly, then one of its moves uniformly (the base class's draw on spaces without
+        extra-concat fields)."""
+        moves = self._moves(choices)
+        if not moves:
+            raise ValueError(f"space {self.name!r} has a single member: nothing to mutate")
+        return rng.choice(moves[rng.choice(list(moves))])
+
+    def sample_choices(self, rng: random.Random) -> Choices:
+        return self.check(super().sample_choices(rng))
+
+    def define_by_run(self, trial: Any) -> Choices:
+        return self.check(super().define_by_run(trial))
+
+    def enumerate(self, limit: int = 1_000_000) -> Iterator[Genotype]:
+        """Every member once (the product in field order, skipping non-canonical vectors)."""
+        if self.size() > limit:
+            raise ValueError(f"space {self.name!r} has {self.size():,} members, more than limit={limit:,}")
+        dims = self._dims
+        for values in itertools.product(*dims.values()):
+            c = dict(zip(dims, values))
+            if self.check(c) == c:
+                yield self.decode(c)
+
+
+def network_cells(space: str, genotype: Genotype) -> dict[str, Cell]:
+    """The normal (stride 1) and reduction (stride 2) DARTS-format cells of a network (cells reading
+    ``h0, h1``); ``ValueError`` for a cell, a network without one of them or with two different ones."""
+    if not isinstance(genotype, Network):
+        raise ValueError(f"space {space!r}: a member is a network genotype, got a cell")
+    found: dict[str, Cell] = {}
+    for s in genotype.stages:
+        if s.cell.inputs == ("h0", "h1"):
+            t = "normal" if s.stride == 1 else "reduce"
+            if found.setdefault(t, s.cell) != s.cell:
+                raise ValueError(f"space {space!r}: network {genotype.name!r} has two different {t} cells")
+    for t in CELL_TYPES:
+        if t not in found:
+            raise ValueError(f"space {space!r}: network {genotype.name!r} has no {t} cell")
+    return found
 
 
 def cell_space_network(name: str, normal: Cell, reduce: Cell, **layout: Any) -> Network:
@@ -433,30 +571,23 @@ def cell_space_network(name: str, normal: Cell, reduce: Cell, **layout: Any) -> 
 
 
 @register_space(
-    "nasnet", description="NASNet cells: B=5 blocks, 13 ops, add/concat, loose ends concatenated (Zoph 2018)"
+    "nasnet",
+    description="NASNet cells: B=5 blocks, 13 ops, add/concat, unused + chosen used states concatenated "
+    "(Zoph 2018)",
 )
 def nasnet(
     *,
     ops: Sequence[str] = NASNET_OPS,
     blocks: int = 5,
     combines: Sequence[str] = COMBINES,
-    concat_extra: Sequence[Sequence[int]] = ((), ()),
+    extra_concat: bool = True,
     layers: int = 20,
     C: int = 32,
     **layout: Any,
 ) -> CellPairSpace:
     """The NASNet space (NASNet-A CIFAR layout by default: 20 cells at C = 32, i.e. N = 6 @ 768)."""
-    return CellPairSpace(
-        "nasnet",
-        ops=ops,
-        blocks=blocks,
-        combines=combines,
-        concat="loose",
-        concat_extra=concat_extra,
-        layers=layers,
-        C=C,
-        **layout,
-    )
+    opts = {"ops": ops, "blocks": blocks, "combines": combines, "extra_concat": extra_concat}
+    return CellPairSpace("nasnet", concat="loose", layers=layers, C=C, **opts, **layout)
 
 
 @register_space(

@@ -3,10 +3,10 @@
 **enas** (micro): DARTS-format normal and reduction cells (see ``search_spaces.darts_spaces``) of B = 5
 nodes; each node sums two ops of ``ENAS_OPS`` (ENAS op ids 0-4: sep 3×3, sep 5×5, avg pool 3×3, max pool
 3×3, identity) applied to two earlier states (the same one twice allowed); the loose ends (unused states,
-cell inputs included) are concatenated and, as in ENAS's search-time child (``micro_child._enas_layer``),
-brought back to C channels by a ReLU-1×1 conv-BN (``final_conv=True``). ENAS's released final model
-(``_fixed_combine``) and the zoo's ``enas_cifar`` only concatenate: with ``final_conv=False, layers=17,
-C=36`` the zoo's ENAS network is a member.
+cell inputs included) are concatenated, as in ENAS's final models (``_fixed_combine``): the zoo's ENAS
+cells (``enas_cifar``, ``enas_imagenet``) are members. ``final_conv=True`` is ENAS's search-time child
+(``micro_child._enas_layer``), which brings the concat back to C channels by a ReLU-1×1 conv-BN. As in
+every cell space, membership reads the cells only; the layout defaults to ENAS's CIFAR-10 final model.
 
   size = S², S = ∏_{j=0}^{B-1} (j+2)² · |ops|² = 720² · 5¹⁰ (B = 5), size = (720 · 5⁵)⁴ ≈ 2.6·10²⁵.
 
@@ -85,14 +85,12 @@ ENAS_MACRO_ARC = " ".join(
 )
 
 
-@register_space(
-    "enas", description="ENAS micro cells: B=5, 5 ops, sum, loose ends concatenated + 1x1 conv (Pham 2018)"
-)
+@register_space("enas", description="ENAS micro cells: B=5, 5 ops, sum, loose ends concatenated (Pham 2018)")
 def enas(
     *,
     ops: Sequence[str] = ENAS_OPS,
     blocks: int = 5,
-    final_conv: bool = True,
+    final_conv: bool = False,
     layers: int = 17,
     C: int = 36,
     **layout: Any,

@@ -1,13 +1,16 @@
 """The NASNet and DARTS cell spaces (search_spaces/darts_spaces.py).
 
-What is checked: the zoo's NASNet-A, AmoebaNet-A and DARTS-V1/V2 networks are members and round-trip
-exactly; the general cell builder equals ``cells.blocks.darts_cell`` wherever that can express a cell;
-sizes by formula and, on reduced op lists, by exhaustive enumeration; mutation, membership, errors
-naming the field, compilation of sampled members, Optuna define-by-run.
+What is checked: the zoo's NASNet-A, AmoebaNet-A and DARTS-V1/V2 networks are members (NASNet-A through
+the extra-concat fields) and round-trip exactly in their own layouts; the general cell builder equals
+``cells.blocks.darts_cell`` wherever that can express a cell; sizes by formula and, on reduced op lists,
+by exhaustive enumeration; one encoding per member (bits that do not apply are 0), mutation,
+membership, errors naming the field, compilation of sampled members, Optuna define-by-run. Membership
+independent of the layout: tests/test_space_membership.py.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -19,14 +22,9 @@ from cells import darts_cell
 from search_spaces import darts_spaces as D
 from search_spaces.zoo import nas_cells as Z
 
-
-def nasnet_a(**kw):
-    return D.nasnet(concat_extra=D.NASNET_A_CONCAT_EXTRA, **kw)
-
-
 ZOO_MEMBERS = [
-    ("nasnet_a_cifar", lambda: nasnet_a()),
-    ("nasnet_a_mobile", lambda: nasnet_a(dataset="imagenet", layers=14, C=44)),
+    ("nasnet_a_cifar", lambda: D.nasnet()),
+    ("nasnet_a_mobile", lambda: D.nasnet(dataset="imagenet", layers=14, C=44)),
     ("amoebanet_a_cifar", lambda: D.nasnet(C=36)),
     ("amoebanet_a_mobile", lambda: D.nasnet(dataset="imagenet", layers=14, C=50)),
     ("darts_v1_cifar", lambda: D.darts()),
@@ -40,12 +38,14 @@ def _check_members(space, rng: random.Random, n: int = 10) -> None:
     for _ in range(n):
         g = space.sample(rng)
         c = space.encode(g)
-        assert space.decode(c) == g
-        assert space.contains(g)
+        assert space.decode(c) == g and space.check(c) == c
+        assert space.contains(g) and space.layout_matches(g)
         m = space.mutate(g, rng)
         cm = space.encode(m)
-        assert sum(c[k] != cm[k] for k in c) == 1
-        assert space.contains(m) and space.decode(cm) == m
+        assert m != g and space.decode(cm) == m
+        changed = [k for k in c if c[k] != cm[k]]
+        # one field, or an input change that leaves a state unread and so clears its extra-concat bit
+        assert len(changed) == 1 or (len(changed) == 2 and "_concat_extra_" in changed[1]), changed
 
 
 # --- zoo members ------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def _check_members(space, rng: random.Random, n: int = 10) -> None:
 @pytest.mark.parametrize("name, make", ZOO_MEMBERS, ids=[n for n, _ in ZOO_MEMBERS])
 def test_zoo_members_round_trip_exactly(name, make):
     space, g = make(), nas.ARCHS[name]()
-    assert space.contains(g)
+    assert space.contains(g) and space.layout_matches(g)
     assert space.decode(space.encode(g)) == g  # names included: decode names zoo members after the zoo
 
 
@@ -67,24 +67,34 @@ def test_zoo_member_choices_are_the_published_rows():
         "sep_conv_3x3",
     )
     assert (c["reduce_n5_inputs"], c["reduce_n5_op0"]) == ("2,1", "skip_connect")
-    c = nasnet_a().encode(nas.ARCHS["nasnet_a_cifar"]())
+    c = D.nasnet().encode(nas.ARCHS["nasnet_a_cifar"]())
+    assert c == D.nasnet().choices_from_genotype(Z.NASNET)
     assert (
         c["normal_n2_in0"] == 1 and c["normal_n2_op0"] == "sep_conv_5x5" and c["normal_n2_combine"] == "add"
     )
     assert c["reduce_n5_in0"] == 3 and c["reduce_n5_op0"] == "skip_connect"
+    # NASNet's used_hiddenstates mask: h[i-2] (state 0) in the normal cell, node 3 in the reduction cell
+    extra = sorted(k for k, v in c.items() if "_concat_extra_" in k and v == 1)
+    assert extra == ["normal_concat_extra_0", "reduce_concat_extra_3"]
 
 
 def test_nasnet_variants_are_members_of_the_right_spaces():
     nasnet_a_cifar = nas.ARCHS["nasnet_a_cifar"]()
-    # NASNet's released code concatenates two used states as well; the plain "loose ends" space does not
-    assert not D.nasnet().contains(nasnet_a_cifar)
-    # the DARTS repository's NASNet rows (loose-end concat lists) are a member of the plain space
+    # the paper's space (unused states only) does not hold NASNet-A's extra concatenation
+    plain = D.nasnet(extra_concat=False)
+    assert not plain.contains(nasnet_a_cifar)
+    with pytest.raises(ValueError, match=r"normal cell also concatenates state\(s\) \[0\].*extra_concat"):
+        plain.encode(nasnet_a_cifar)
+    # the DARTS repository's NASNet rows (unused-state concat lists) are a member of both spaces
     g = Z.darts_network("x", Z.NASNET_DARTS, layers=20, C=32)
-    assert D.nasnet().contains(g)
-    assert D.nasnet().decode(D.nasnet().encode(g)).stages[0].cell.name == "nasnet_a_darts_normal"
-    assert not nasnet_a(C=36).contains(nasnet_a_cifar)  # another layout
-    with pytest.raises(ValueError, match="stem"):
-        nasnet_a(C=36).encode(nasnet_a_cifar)
+    for space in (plain, D.nasnet()):
+        assert space.contains(g) and space.layout_matches(g)
+        assert space.decode(space.encode(g)).stages[0].cell.name == "nasnet_a_darts_normal"
+    assert not any(v for k, v in D.nasnet().encode(g).items() if "_concat_extra_" in k)
+    # another layout: the cells are still members, the layout is not the space's
+    wide = D.nasnet(C=36)
+    assert wide.contains(nasnet_a_cifar) and not wide.layout_matches(nasnet_a_cifar)
+    assert wide.encode(nasnet_a_cifar) == D.nasnet().encode(nasnet_a_cifar)
 
 
 def test_builder_equals_darts_cell_on_the_zoo_genotypes():
@@ -95,33 +105,52 @@ def test_builder_equals_darts_cell_on_the_zoo_genotypes():
         ):
             ours = D.darts_format_cell("c", rows, ["add"] * (len(rows) // 2), concat, red)
             assert ours == darts_cell("c", rows, concat, red)
-            assert D.read_darts_format_cell(ours, len(rows) // 2) == (list(rows), ["add"] * (len(rows) // 2))
+            read = D.read_darts_format_cell(ours)
+            assert read == (list(rows), ["add"] * (len(rows) // 2), tuple(sorted(concat)), False)
 
 
 # --- sizes ------------------------------------------------------------------------------------------
 
 
 def test_size_formulas():
-    # nasnet: per cell type  prod_j (j+2)^2 |ops|^2 |combines|, both cell types searched
-    assert D.nasnet().size() == (720**2 * 13**10 * 2**5) ** 2
-    assert D.nasnet().size() == math.prod((j + 2) ** 2 * 13**2 * 2 for j in range(5)) ** 2
+    # nasnet, unused states only: per cell type  prod_j (j+2)^2 |ops|^2 |combines|, both types searched
+    plain = D.nasnet(extra_concat=False)
+    assert plain.size() == (720**2 * 13**10 * 2**5) ** 2
+    assert plain.size() == math.prod((j + 2) ** 2 * 13**2 * 2 for j in range(5)) ** 2
     # darts: per cell type  prod_j (j+2)(j+1) |ops|^2  (two distinct inputs, ordered)
     assert D.darts().size() == (2880 * 8**8) ** 2 == math.prod((j + 2) * (j + 1) * 64 for j in range(4)) ** 2
-    for space in (D.nasnet(), D.darts(), D.nasnet(ops=D.NASNET_OPS[:3], blocks=2)):
+    for space in (plain, D.darts(), D.nasnet(ops=D.NASNET_OPS[:3], blocks=2, extra_concat=False)):
         assert space.size() == space.cell_size() ** 2 == math.prod(len(o) for o in space.choices().values())
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3])
+def test_nasnet_size_with_extra_concat_by_brute_force(blocks):
+    """Each input choice doubles per state it reads (that state's extra-concat bit applies)."""
+    space = D.nasnet(ops=["skip_connect", "conv_1x1"], blocks=blocks)
+    ranges = [range(j + 2) for j in range(blocks) for _ in (0, 1)]
+    inputs = sum(2 ** len(set(p)) for p in itertools.product(*ranges))
+    assert space.cell_size() == (2**2 * 2) ** blocks * inputs
+    assert space.size() == space.cell_size() ** 2 < math.prod(len(o) for o in space.choices().values())
+    assert D.nasnet().size() == 3282188723505142749469814300982198943744  # ≈ 3.3e39 (module docstring)
 
 
 @pytest.mark.parametrize(
     "make, expected",
     [
         (
-            lambda: D.nasnet(ops=["skip_connect", "max_pool_5x5"], blocks=1, layers=3, C=4),
+            lambda: D.nasnet(
+                ops=["skip_connect", "max_pool_5x5"], blocks=1, extra_concat=False, layers=3, C=4
+            ),
             (2**2 * 2**2 * 2) ** 2,
         ),
         (
-            lambda: D.nasnet(ops=["conv_1x3_3x1"], blocks=2, combines=["add"], layers=3, C=4),
+            lambda: D.nasnet(
+                ops=["conv_1x3_3x1"], blocks=2, combines=["add"], extra_concat=False, layers=3, C=4
+            ),
             (2**2 * 3**2) ** 2,
         ),
+        # inputs (a, b) of the one node: 2 + 2 (one state read) + 4 + 4 (both) with the extra bits
+        (lambda: D.nasnet(ops=["max_pool_5x5"], blocks=1, combines=["add"], layers=3, C=4), 12**2),
         (
             lambda: D.darts(ops=["none", "skip_connect", "dil_conv_5x5"], nodes=1, layers=3, C=4),
             (2 * 1 * 3**2) ** 2,
@@ -133,7 +162,7 @@ def test_size_formula_by_enumeration(make, expected):
     space = make()
     assert space.size() == expected
     members = list(space.enumerate())
-    assert len(members) == len(set(members)) == expected  # every choice vector is a different genotype
+    assert len(members) == len(set(members)) == expected  # every member once, each a different genotype
     assert all(space.contains(g) for g in members[:: max(1, expected // 50)])
 
 
@@ -154,8 +183,18 @@ def test_contains_is_false_outside_the_space():
     # a DARTS cell with an op outside the list
     odd = Z.DARTS_V2._replace(normal=(("conv_7x1_1x7", 0), *Z.DARTS_V2.normal[1:]))
     assert not darts.contains(Z.darts_network("x", odd))
-    with pytest.raises(ValueError, match="normal_n2_op0"):
+    with pytest.raises(
+        ValueError, match="'x' is not a member: choice field 'normal_n2_op0' = 'conv_7x1_1x7'"
+    ):
         darts.encode(Z.darts_network("x", odd))
+    with pytest.raises(ValueError, match="its normal cell has 5 nodes, the space's 4"):
+        darts.encode(nas.ARCHS["nasnet_a_cifar"]())
+    with pytest.raises(ValueError, match="has no normal cell"):
+        darts.encode(nas.ARCHS["resnet50"]())
+    # DARTS concatenates every intermediate node; a cell that concatenates only some is outside
+    loose = Z.DARTS_V2._replace(normal_concat=(3, 4, 5))
+    with pytest.raises(ValueError, match=r"concatenates states \[3, 4, 5\].*every intermediate node"):
+        darts.encode(Z.darts_network("x", loose))
     assert not D.darts(ops=[o for o in D.DARTS_OPS if o != "dil_conv_3x3"]).contains(
         nas.ARCHS["darts_v2_cifar"]()
     )
@@ -199,6 +238,28 @@ def test_wrong_number_of_blocks_raises_naming_the_field():
         D.darts().decode(small.sample_choices(random.Random(0)))
     with pytest.raises(ValueError, match="option 'ops'"):
         D.darts(ops=["sep_conv_9x9"])
+    with pytest.raises(ValueError, match="option 'extra_concat'"):
+        D.CellPairSpace("x", ops=D.DARTS_OPS, blocks=4, concat="all", extra_concat=True)
+
+
+def test_extra_concat_bits_of_unread_states_do_not_apply():
+    space = D.nasnet()
+    c = space.encode(nas.ARCHS["nasnet_a_cifar"]())
+    # no normal-cell node reads node 3: its bit does not apply, check() sets it to 0, same genotype
+    assert c["normal_concat_extra_3"] == 0
+    other = c | {"normal_concat_extra_3": 1}
+    assert space.check(other) == c and space.decode(other) == space.decode(c)
+    # a bit that applies is a different member: h[i-2] dropped from the normal cell's concat
+    plainer = space.decode(c | {"normal_concat_extra_0": 0})
+    assert plainer != space.decode(c) and plainer.stages[0].cell.node("out").inputs[0] == "n2"
+    nbrs = space.neighbours(c)
+    assert other not in nbrs and all(space.check(n) == n and n != c for n in nbrs)
+    assert len(nbrs) == len({tuple(sorted(n.items())) for n in nbrs})
+    # reduction node 5 reads node 3 (an extra): moving that input clears the bit, node 3 stays concatenated
+    moved = next(n for n in nbrs if n["reduce_n5_in0"] == 0)
+    assert moved["reduce_concat_extra_3"] == 0
+    reduce = next(s.cell for s in space.decode(moved).stages if s.stride == 2)
+    assert "n3" in reduce.node("out").inputs
 
 
 # --- compiled members -------------------------------------------------------------------------------
@@ -219,7 +280,10 @@ def test_concat_blocks_and_loose_inputs_compile():
     space = D.nasnet(layers=5, C=8)
     c = {}
     for k, options in space.choices().items():
-        c[k] = "concat" if k.endswith("combine") else max(options) if "_in" in k else "avg_pool_3x3"
+        if "_extra_" in k:
+            c[k] = 0  # only the unused states (here: cell input 0 and the last node)
+        else:
+            c[k] = "concat" if k.endswith("combine") else max(options) if "_in" in k else "avg_pool_3x3"
     g = space.decode(c)
     cells = {s.cell.name: s.cell for s in g.stages if s.cell.inputs == ("h0", "h1")}
     reduce = cells["nasnet_reduce"]

@@ -1,9 +1,10 @@
 """The ENAS spaces (search_spaces/enas.py): micro cells and the macro network.
 
-What is checked: the zoo's ENAS network is a member of the micro space (with ENAS's final-model
-concat) and round-trips exactly; the released macro architecture (``ENAS_MACRO_ARC``) decodes, encodes
-and prints back; sizes by formula (the paper's 6¹² · 2⁶⁶ for macro) and by exhaustive enumeration on
-reduced op lists; mutation, membership, errors naming the field, compiled members, Optuna.
+What is checked: the zoo's ENAS cells are members of the default micro space (ENAS's final-model
+concat, no 1×1 conv) and round-trip exactly in their layout; the released macro architecture
+(``ENAS_MACRO_ARC``) decodes, encodes and prints back; sizes by formula (the paper's 6¹² · 2⁶⁶ for
+macro) and by exhaustive enumeration on reduced op lists; mutation, membership, errors naming the
+field, compiled members, Optuna.
 """
 
 from __future__ import annotations
@@ -36,18 +37,23 @@ def _check_members(space, rng: random.Random, n: int = 10) -> None:
 
 def test_zoo_enas_cell_is_a_member():
     g = nas.ARCHS["enas_cifar"]()
-    final = E.enas(final_conv=False)  # ENAS's final model: loose ends concatenated, no 1x1 conv
-    assert final.contains(g)
-    assert final.decode(final.encode(g)) == g
-    assert final.encode(g) == final.choices_from_genotype(Z.ENAS)
+    space = E.enas()  # ENAS's final model: loose ends concatenated, no 1x1 conv; its CIFAR-10 layout
+    assert space.contains(g) and space.layout_matches(g)
+    assert space.decode(space.encode(g)) == g
+    assert space.encode(g) == space.choices_from_genotype(Z.ENAS)
     g_imagenet = nas.ARCHS["enas_imagenet"]()
-    space = E.enas(final_conv=False, dataset="imagenet", layers=14, C=48)
-    assert space.decode(space.encode(g_imagenet)) == g_imagenet
-    # the search-time space adds the 1x1 conv after the concat: the same cells, another genotype
-    assert not E.enas().contains(g)
-    decoded = E.enas().decode(final.encode(g))
+    assert space.encode(g_imagenet) == space.encode(g) and not space.layout_matches(g_imagenet)
+    own = E.enas(dataset="imagenet", layers=14, C=48)
+    assert own.decode(own.encode(g_imagenet)) == g_imagenet
+    # the search-time space adds the 1x1 conv after the concat: the same rows, another cell
+    search_time = E.enas(final_conv=True)
+    assert not search_time.contains(g)
+    with pytest.raises(ValueError, match="normal cell has no 1×1 conv after the concat"):
+        search_time.encode(g)
+    decoded = search_time.decode(space.encode(g))
     normal = next(s.cell for s in decoded.stages if s.cell.inputs == ("h0", "h1"))
     assert normal.output == "final" and normal.node("final").op == "relu_conv_bn"
+    assert search_time.encode(decoded) == space.encode(g)
 
 
 def test_micro_choices_are_the_released_arc():
@@ -72,6 +78,7 @@ def test_micro_size_formula_and_enumeration():
 
 def test_micro_members_round_trip_mutate_compile():
     _check_members(E.enas(), random.Random(0))
+    _check_members(E.enas(final_conv=True), random.Random(1), n=3)
     rng = random.Random(1)
     space = E.enas(layers=4, C=4)
     for _ in range(1):
@@ -81,8 +88,12 @@ def test_micro_members_round_trip_mutate_compile():
 
 def test_micro_not_members():
     space = E.enas()
-    for name in ("resnet50", "darts_v2_cifar", "nasnet_a_cifar", "enas_cifar"):
+    for name in ("resnet50", "darts_v2_cifar", "nasnet_a_cifar", "amoebanet_a_cifar"):
         assert not space.contains(nas.ARCHS[name]()), name
+    with pytest.raises(ValueError, match=r"normal cell also concatenates state\(s\) \[0\]"):
+        space.encode(nas.ARCHS["nasnet_a_cifar"]())  # NASNet-A's extra concatenation
+    with pytest.raises(ValueError, match="'reduce_n3_op1' = 'sep_conv_7x7'"):
+        space.encode(nas.ARCHS["amoebanet_a_cifar"]())  # an op outside ENAS's five
     with pytest.raises(ValueError, match="normal_n4_op1"):
         space.decode(space.sample_choices(random.Random(0)) | {"normal_n4_op1": "conv_3x3"})
     with pytest.raises(ValueError, match="reduce_n3_in1"):

@@ -90,6 +90,17 @@ class SearchSpace(ABC):
             return False
         return True
 
+    def layout_matches(self, genotype: Genotype) -> bool:
+        """Whether ``genotype`` is a member *as it is*: ``decode(encode(genotype))`` equals it (names
+        ignored). A cell space's ``encode`` reads only the cells, so a network whose cells are members
+        but whose layout (number of cells, width, stem, data set) is not the space's encodes, and this
+        is False."""
+        try:
+            choices = self.encode(genotype)
+        except ValueError:
+            return False
+        return anonymous(self.decode(choices)) == anonymous(genotype)
+
     def sample(self, rng: random.Random) -> Genotype:
         return self.decode(self.sample_choices(rng))
 

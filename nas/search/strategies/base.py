@@ -52,6 +52,9 @@ class Strategy:
 
     name = "base"
     options: dict[str, Any] = {}
+    #: the point the last proposal was derived from (a mutation's parent), or None (a fresh sample); the
+    #: driver records its trial id in the child's row. Strategies that mutate set it in ``propose``.
+    last_parent: Choices | None = None
 
     def __init__(self, space: SearchSpace, seed: int = 0, **options: Any) -> None:
         self.space = space
