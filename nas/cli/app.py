@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "nas.cli.calibrate",
     "nas.cli.final",
     "nas.cli.report",
+    "nas.cli.compare",
+    "nas.cli.ls",
 )
 
 # OSError: a path the user gave that cannot be read or written (permissions, read-only or full disk)

@@ -1,4 +1,5 @@
-"""``nas describe``, ``nas draw`` and ``nas validate``: look at one architecture (a zoo name or a file)."""
+"""``nas describe``, ``nas draw`` and ``nas validate``: look at one architecture (a zoo name or a file),
+or at what differs between two (``nas draw --diff A B``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 
 from nas.cli.options import add_format, command, finish, positive_int
 from nas.core.compile import validate
+from nas.core.errors import ConfigError
 from nas.core.genotype import Network
 from nas.core.graph import canonical_key
 from nas.core.resolve import resolve
 from nas.tools.describe import describe, write
-from nas.tools.draw import draw
+from nas.tools.draw import draw, draw_diff
 from nas.tools.sizeguard import check_network
 
 ARCH_HELP = "a zoo name (see `nas zoo list`) or a genotype JSON file"
@@ -26,7 +28,23 @@ def _describe(args: argparse.Namespace) -> None:
 
 
 def _draw(args: argparse.Namespace) -> None:
-    print(draw(validate(args.arch), args.output, cell=args.cell))  # a broken genotype draws nothing
+    if args.diff is not None:
+        if args.arch is not None or args.cell is not None or args.network:
+            raise ConfigError("diff", "takes the two architectures itself: give no ARCH, --cell or --network")
+        # a diff is of structure: each drawn cell's is checked (check_structure), not every op's settings
+        a, b = (resolve(x) for x in args.diff)
+        diffs = draw_diff(a, b, args.output, names=(Path(args.diff[0]).stem, Path(args.diff[1]).stem))
+        if args.format == "json":
+            print(json.dumps({"output": str(args.output), "diffs": [d.to_dict() for d in diffs]}, indent=1))
+        else:
+            print("\n".join(line for d in diffs for line in d.lines()))
+            print(args.output)
+        return
+    if args.arch is None:
+        raise ValueError("draw needs an architecture (ARCH) or --diff A B")
+    # a stage diagram builds the network (on the meta device), which checks it as validate() would
+    g = resolve(args.arch) if args.network else validate(args.arch)
+    print(draw(g, args.output, cell=args.cell, network=args.network))
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -67,12 +85,32 @@ def add_parser(sub: Any) -> None:
     dr = command(
         sub,
         "draw",
-        help="draw a cell (or a network's stage cells) to PNG/SVG/PDF",
-        example="nas draw darts_v2_cifar --cell darts_v2_normal -o normal.svg",
+        help="draw a cell, a network's stage cells or stage diagram, or a diff of two, to PNG/SVG/PDF",
+        example=[
+            "nas draw darts_v2_cifar --cell darts_v2_normal -o normal.svg",
+            "nas draw resnet50 --network -o resnet50.png",
+            "nas draw --diff darts_v1_cifar darts_v2_cifar -o diff.png",
+        ],
     )
-    dr.add_argument("arch", help=ARCH_HELP)
+    dr.add_argument("arch", nargs="?", default=None, help=ARCH_HELP)
     dr.add_argument("-o", "--output", type=Path, required=True, help="the picture file (.png, .svg or .pdf)")
     dr.add_argument("--cell", default=None, help="which cell of a network (a cell name, 'stem' or 'head')")
+    dr.add_argument(
+        "--network",
+        action="store_true",
+        help="draw the whole network as a stage diagram: stem, stages (repeats × cell, width, stride, "
+        "output shape, params), head",
+    )
+    dr.add_argument(
+        "--diff",
+        nargs=2,
+        metavar=("A", "B"),
+        default=None,
+        help="draw two architectures' cells side by side and print what differs: nodes matched by name, "
+        "normal cells (and reduction cells when both have them) of networks; removed red, added green, "
+        "changed orange",
+    )
+    add_format(dr, ("table", "json"))
     finish(dr, _draw)
 
     v = command(

@@ -1,0 +1,1 @@
+"""What a run found, at a glance: figures, report.html / report.md, run listings and comparisons."""
