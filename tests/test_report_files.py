@@ -48,7 +48,8 @@ class _CostedTable(Objective):
 
 
 def finished_run(tmp: Path, table: dict[str, float]) -> Path:
-    """A finished evolution run of 40 trials, seeded with resnet20 (not a member: fails) and 'allconv'."""
+    """A finished evolution run of 40 trials, seeded with 'allconv', resnet20 an outside baseline (no table
+    entry: fails)."""
     space = SPACES["nb201"]()
     seed = save(space.decode({k: "nor_conv_1x1" for k in space.choices()}), tmp / "allconv.json")
     cfg = SearchConfig(
@@ -60,7 +61,8 @@ def finished_run(tmp: Path, table: dict[str, float]) -> Path:
         name="evo",
         quiet=True,
         seed=2,
-        seed_with=["resnet20", str(seed)],
+        seed_with=[str(seed)],
+        baseline=["resnet20"],
         objective={"kind": "synthetic"},
         gpus_per_trial=0.0,
     )
@@ -128,8 +130,8 @@ def test_markdown_numbers_equal_the_trials_table(finished, written) -> None:
     assert [r[3] for r in got] == [f"{s:.4f}" for s in top.score]
     assert [r[4] for r in got] == [f"{p / 1e6:.3g}" for p in top.params]
     assert [r[5] for r in got] == [f"{m / 1e6:.3g}" for m in top.macs]
-    seeds = {r[2]: r for r in rows if r[0] == "seed"}
-    assert set(seeds) == {"resnet20", "allconv"}
+    seeds = {r[2]: r for r in rows if r[0] in ("seed", "baseline")}
+    assert {k: r[0] for k, r in seeds.items()} == {"allconv": "seed", "resnet20": "baseline"}
     assert seeds["resnet20"][3].startswith("error: ValueError: candidate is not a member")
     allconv = t[(t.name == "allconv") & (t.status == "ok")].iloc[0]
     assert seeds["allconv"][3] == f"{allconv.score:.4f}"

@@ -130,11 +130,11 @@ def test_final_trains_distinct_top_candidates_resumes_and_report_shows_rho(tmp_p
 
     means = df.groupby("trial_id").agg(proxy=("proxy_score", "first"), target=("target_score", "mean"))
     rho = _rho(means.proxy, means.target)
-    code, out, _ = _cli(capsys, "report", run, "--format", "json")
+    code, out, _ = _cli(capsys, "report", run, "--no-files", "--format", "json")
     rep = json.loads(out)
     (pt,) = rep["agreement"]["proxy_target"]
     assert pt["n"] == 3 and pt["rows"] == 5 and pt["spearman"] == rho
-    code, out, _ = _cli(capsys, "report", run)
+    code, out, _ = _cli(capsys, "report", run, "--no-files")
     assert code == 0 and (f"ρ {rho:.3f}" if rho is not None else "ρ -") in out
     assert f"proxy synthetic → target {target}: n 3" in out
 
@@ -209,7 +209,9 @@ def test_report_truth_zero_cost_rungs_and_seed_means(tmp_path, capsys) -> None:
         "epoch 1: n 9, ρ -1.000",
     ):
         assert line in text, text
-    code, out, _ = _cli(capsys, "report", run, "--truth", truth, "--target-column", "acc", "--format", "json")
+    code, out, _ = _cli(
+        capsys, "report", run, "--no-files", "--truth", truth, "--target-column", "acc", "--format", "json"
+    )
     assert code == 0 and json.loads(out)["agreement"] == a
 
 
@@ -237,7 +239,7 @@ def test_table_run_report_and_user_errors(tmp_path, capsys) -> None:
         "metric_column": "val_acc",
     }
     run = _run(tmp_path, "tbl", "15trials", objective=objective, space_options=TWO_OPS)
-    code, out, _ = _cli(capsys, "report", run, "--top", "2")
+    code, out, _ = _cli(capsys, "report", run, "--no-files", "--top", "2")
     assert code == 0 and "objective table:val_acc" in out and "trials 15: ok" in out
     assert "zc_convs vs score: n" in out and "top 2 trials" in out
 

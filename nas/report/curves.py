@@ -32,17 +32,22 @@ def best_so_far(
 ) -> list[tuple[float, float]]:
     """``(x, best score so far)`` after each trial in trial-id order, from the first scored trial on.
 
-    ``x="trials"``: the number of trials recorded so far (run, failed or cached: every row counts, as the
-    ``NNNtrials`` budget counts). ``x="device_hours"``: the device-hours spent so far, the row's
-    ``device_hours`` summed, starting at the prescreen's CPU-hours from ``ledger`` (``ledger.json`` as a
-    dict, or a :class:`~nas.search.budget.Ledger`). Failed trials move x, not the best.
+    ``x="trials"``: the number of evaluations so far (trials that ran, failed ones included, as the
+    ``NNNtrials`` budget counts; a duplicate answered from the cache does not move x).
+    ``x="device_hours"``: the device-hours spent so far, the rows' ``device_hours`` summed, starting at the
+    prescreen's CPU-hours from ``ledger`` (``ledger.json`` as a dict, or a
+    :class:`~nas.search.budget.Ledger`). Failed trials move x, not the best.
     """
     if x not in X_KINDS:
         raise ValueError(f"x must be one of {', '.join(X_KINDS)}, got {x!r}")
     spent = prescreen_hours(ledger) if x == "device_hours" else 0.0
     best: float | None = None
     out: list[tuple[float, float]] = []
-    for n, r in enumerate(sorted(rows, key=lambda r: r["trial_id"]), start=1):
+    n = 0
+    for r in sorted(rows, key=lambda r: r["trial_id"]):
+        if r.get("cached"):
+            continue  # a duplicate: no evaluation, no cost, nothing new
+        n += 1
         spent += float(r.get("device_hours") or 0.0)
         score = r.get("score")
         if r.get("status") in SCORED and score is not None and (best is None or score > best):

@@ -2,10 +2,8 @@
 
 Status:
 
-* ``running``: a live driver holds the run. The driver's pid is read from ``driver.pid`` (a JSON
-  ``{"pid": N}`` or a bare number) when the run has one and checked with ``os.kill(pid, 0)``; runs without
-  it are matched against the live processes (``/proc``) whose command line is the last session's (as
-  ``config.json`` records it) and names the run's directory.
+* ``running``: a live driver holds the run: the pid in its ``driver.pid`` (written by the driver, removed
+  when it closes the run) is alive.
 * ``finished``: ``best.json`` holds a normal stop reason (budget reached, every point evaluated, grid
   exhausted, the strategy converged).
 * ``failed``: the circuit breaker stopped it (trials kept failing with the same error).
@@ -27,9 +25,8 @@ from typing import Any
 
 from nas.search.budget import Budget, Ledger
 from nas.search.durable import StateFileError, read_json
+from nas.search.rundir import DRIVER_PID
 
-#: the file a live driver keeps its pid in (``{"pid": N}``), removed when it ends
-DRIVER_PID_FILE = "driver.pid"
 _FINISHED = ("every point was evaluated", "every point of the grid was proposed")
 _BREAKER = "trials in a row failed with the same error"
 STATUSES = ("running", "finished", "interrupted", "failed", "corrupt")
@@ -67,7 +64,7 @@ def status_of(stop_reason: str | None, live: bool) -> str:
         return "failed"
     if (reason.startswith("budget ") and reason.endswith(" reached")) or reason in _FINISHED:
         return "finished"
-    if reason.endswith("(converged)"):
+    if reason.endswith("(converged)") or "evaluated candidates in a row" in reason:
         return "finished"
     return "interrupted"
 
@@ -83,10 +80,9 @@ def list_runs(root: str | Path) -> list[RunLine]:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{str(root)!r} is not a directory")
-    procs = _Commands()  # the process table, read once for all the runs (and only if one needs it)
     if is_run_dir(root):
-        return [read_line(root, procs)]
-    return [read_line(d, procs) for d in sorted(root.iterdir()) if is_run_dir(d)]
+        return [read_line(root)]
+    return [read_line(d) for d in sorted(root.iterdir()) if is_run_dir(d)]
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -99,7 +95,7 @@ def _json(path: Path) -> dict[str, Any]:
         raise StateFileError(path, f"cannot be read ({e.strerror or e})") from None
 
 
-def read_line(directory: Path, procs: _Commands | None = None) -> RunLine:
+def read_line(directory: Path) -> RunLine:
     """The line of the run in ``directory``; a file that does not parse gives a ``corrupt`` line."""
     base = {"name": directory.name, "path": str(directory)}
     files: dict[str, dict[str, Any]] = {}
@@ -112,13 +108,14 @@ def read_line(directory: Path, procs: _Commands | None = None) -> RunLine:
     if not config:
         return RunLine(**base, status="corrupt", corrupt="config.json")  # trials but no configuration
     try:
-        trials = best.get("trials", ledger.get("trials"))
+        # evaluations (what a trials budget counts); runs written before they were counted: every row
+        trials = best.get("evaluations", ledger.get("evaluations", best.get("trials", ledger.get("trials"))))
         if trials is None:
             trials = _table_rows(directory / "trials.csv")
         score = (best.get("best") or {}).get("score")
         return RunLine(
             **base,
-            status=status_of(best.get("stop_reason"), _driver_alive(directory, config, procs or _Commands())),
+            status=status_of(best.get("stop_reason"), _driver_alive(directory)),
             space=config.get("space") or None,
             strategy=config.get("strategy") or None,
             trials=int(trials),
@@ -147,16 +144,14 @@ def _budget_used(ledger: dict[str, Any], budget: Any) -> str | None:
     return Budget.parse(str(text)).describe(Ledger.from_dict(ledger))
 
 
-def _driver_alive(directory: Path, config: dict[str, Any], procs: _Commands) -> bool:
-    pid_file = directory / DRIVER_PID_FILE
-    if pid_file.is_file():
-        try:
-            text = pid_file.read_text().strip()
-            pid = int(json.loads(text)["pid"] if text.startswith("{") else text)
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
-        return pid != os.getpid() and _alive(pid)
-    return _same_command_alive(directory, config, procs)
+def _driver_alive(directory: Path) -> bool:
+    """Whether the driver whose pid the run's :data:`~nas.search.rundir.DRIVER_PID` names is alive (a
+    killed driver leaves the file with a dead pid; a closed run has none)."""
+    try:
+        pid = int(json.loads((directory / DRIVER_PID).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return pid != os.getpid() and _alive(pid)
 
 
 def _alive(pid: int) -> bool:
@@ -169,41 +164,6 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return True
-
-
-class _Commands:
-    """The command lines of the live processes but this one (Linux ``/proc``; none elsewhere), read on
-    first use."""
-
-    def __init__(self) -> None:
-        self._lines: list[list[bytes]] | None = None
-
-    @property
-    def lines(self) -> list[list[bytes]]:
-        if self._lines is None:
-            self._lines = []
-            proc = Path("/proc")
-            for entry in proc.iterdir() if proc.is_dir() else ():
-                if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                    continue
-                try:
-                    self._lines.append((entry / "cmdline").read_bytes().split(b"\0")[:-1])
-                except OSError:  # gone meanwhile, or not ours to read
-                    continue
-        return self._lines
-
-
-def _same_command_alive(directory: Path, config: dict[str, Any], procs: _Commands) -> bool:
-    """Whether a live process (not this one) runs the run's last session's command line, one that names
-    the run's directory."""
-    sessions = config.get("sessions") or []
-    argv = sessions[-1].get("argv") if isinstance(sessions, list) and sessions else None
-    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        return False
-    if not any(Path(a).name == directory.name for a in argv):
-        return False
-    want = [a.encode() for a in argv]
-    return any(len(args) > len(want) and args[-len(want) :] == want for args in procs.lines)
 
 
 def format_lines(lines: list[RunLine]) -> str:

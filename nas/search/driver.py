@@ -24,16 +24,15 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from nas.core.archcodec import ArchCodec
-from nas.core.errors import ConfigError, first_line
+from nas.core.errors import ConfigError
 from nas.core.genotype import Genotype, from_json
 from nas.core.graph import KeyIndex
 from nas.core.registry import SPACES
-from nas.core.resolve import resolve
 from nas.core.space import Choices, SearchSpace
 from nas.search import rundir
 from nas.search.breaker import FailureBreaker
@@ -43,6 +42,7 @@ from nas.search.objectives import FAILED, Job, Objective, Result, RunContext, ma
 from nas.search.prescreen import Prescreened, read_prescreen, run_prescreen, write_prescreen
 from nas.search.progress import Progress, status_line
 from nas.search.retries import RETRY, RetryBook
+from nas.search.seeds import Candidate, NoSpace, SeedPoint, seed_points
 from nas.search.strategies import Strategy, choice_key, make_strategy
 from nas.search.trials import (
     TrialsTable,
@@ -59,56 +59,6 @@ FLUSH_EVERY_S = 2.0
 #: since it (a large state, cheap trials): saving costs at most ~5% of the run. Resume is exact either way
 #: (the rows after the saved state are re-proposed), a staler state only makes the replay longer.
 SAVE_RATIO = 20.0
-
-
-@dataclass
-class SeedPoint:
-    """A candidate evaluated before the strategy's proposals: a zoo network or genotype file (``seed`` /
-    ``baseline``) or a pre-screened candidate (``prescreen``, with its already measured proxy score)."""
-
-    name: str
-    genotype: Genotype
-    source: str
-    known: dict[str, float] = field(default_factory=dict)
-    choices: Choices | None = None  # a point of the space (shown to the strategy); None: an outside baseline
-
-
-@dataclass
-class Candidate:
-    name: str
-    genotype: Genotype | None  # None: the space could not decode the strategy's proposal
-    choices: Choices | None  # None: outside the space (never shown to the strategy)
-    source: str
-    known: dict[str, float] = field(default_factory=dict)
-    parent: int | None = None  # the trial id of the point it was derived from (a mutation's parent)
-
-
-def resolve_seed_points(specs: Sequence[str]) -> list[tuple[str, Genotype]]:
-    """``resnet20,densenet_bc`` names or genotype JSON files → (name, genotype) pairs."""
-    out = []
-    for spec in specs:
-        for name in (p.strip() for p in str(spec).split(",")):
-            if name:
-                out.append((Path(name).stem if name.endswith(".json") else name, resolve(name)))
-    return out
-
-
-class NoSpace(SearchSpace):
-    """The 'space' of a baselines run: seed points only, nothing to propose."""
-
-    name = ""
-
-    def choices(self) -> dict[str, tuple]:
-        return {}
-
-    def decode(self, choices: Mapping[str, Any]) -> Genotype:
-        raise ValueError("a baselines run has no search space")
-
-    def encode(self, genotype: Genotype) -> Choices:
-        raise ValueError("a baselines run has no search space")
-
-    def size(self) -> int:
-        return 0
 
 
 class Search:
@@ -145,7 +95,7 @@ class Search:
             objective = make_objective(config.objective_for_run(), self.space, context)
         self.objective = objective
         self.profile = self._decide_profile()
-        self.seed_points = self._seed_points()
+        self.seed_points = seed_points(config, self.space)
         codec = None if isinstance(self.space, NoSpace) else ArchCodec(self.space)
         self._codec = codec if codec is not None and codec.native else None  # arch strings in the table
         self._setup_zero_cost()
@@ -200,28 +150,6 @@ class Search:
     def _make_space(self) -> SearchSpace:
         c = self.config
         return SPACES[c.space](**c.space_options) if c.space else NoSpace()
-
-    def _seed_points(self) -> list[SeedPoint]:
-        """``seed_with`` as points of the space (evaluated at the space's layout, shown to the strategy with
-        their choices: a non-member is an error), then ``baseline`` evaluated as they are and never shown."""
-        c = self.config
-        if c.kind == "baselines":
-            return [SeedPoint(n, g, "baseline") for n, g in resolve_seed_points(c.seed_with)]
-        points = []
-        for name, g in resolve_seed_points(c.seed_with):
-            try:
-                choices = self.space.encode(g)
-                member = self.space.decode(choices)
-            except (ValueError, TypeError, KeyError) as e:
-                raise ConfigError(
-                    "seed_with",
-                    f"{name} is not a point of the {c.space} space ({first_line(e)}); it can be evaluated "
-                    "as an outside baseline that the strategy never sees",
-                    fixes=("baseline",),
-                ) from None
-            points.append(SeedPoint(name, member, "seed", choices=choices))
-        points += [SeedPoint(n, g, "baseline") for n, g in resolve_seed_points(c.baseline)]
-        return points
 
     def _decide_profile(self) -> bool:
         """Whether trials measure params and MACs: when asked, or when the strategy's cost needs them."""
