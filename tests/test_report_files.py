@@ -114,9 +114,13 @@ def test_markdown_numbers_equal_the_trials_table(finished, written) -> None:
     md = written.markdown.read_text()
     ok = t[t.status == "ok"]
     best = ok.sort_values(["score", "trial_id"], ascending=[False, True]).iloc[0]
-    failed = int(t.status.isin(["error", "transient"]).sum())
+    ran = t[~t.cached]
+    failed = int(ran.status.isin(["error", "transient"]).sum())
     assert failed >= 2  # resnet20 and the three-pool candidates: the failures table is tested
-    assert f"trials {len(t)}: ok {len(ok)}, failed {failed}, cached {int(t.cached.sum())}" in md
+    counts = (
+        f"trials {len(ran)} evaluated: ok {int((ran.status == 'ok').sum())}, failed {failed}, stopped 0; "
+    )
+    assert counts + f"{int(t.cached.sum())} duplicates answered from the cache ({len(t)} proposals)" in md
     assert f"best #{best.trial_id} score {best.score:.4f}" in md
 
     found = ok[~ok.cached & (ok.source == "strategy")].sort_values(
@@ -209,7 +213,7 @@ def test_watch_picks_up_new_trials_then_stops_when_the_run_is_still(finished, tm
     )
     assert sleeps == [0.2, 0.2]
     assert [(t, refresh) for t, refresh, _ in pages] == [(n, True), (n + 3, True), (n + 3, False)]
-    assert f"trials {n}: ok" in pages[0][2] and f"trials {n + 3}: ok" in pages[2][2]
+    assert f"({n} proposals)" in pages[0][2] and f"({n + 3} proposals)" in pages[2][2]
     assert f"best #{n + 2} score" in pages[2][2]
     assert last is not None and last.trials == n + 3 and last.finished
 

@@ -240,7 +240,7 @@ def test_table_run_report_and_user_errors(tmp_path, capsys) -> None:
     }
     run = _run(tmp_path, "tbl", "15trials", objective=objective, space_options=TWO_OPS)
     code, out, _ = _cli(capsys, "report", run, "--no-files", "--top", "2")
-    assert code == 0 and "objective table:val_acc" in out and "trials 15: ok" in out
+    assert code == 0 and "objective table:val_acc" in out and "trials 15 evaluated: ok" in out
     assert "zc_convs vs score: n" in out and "top 2 trials" in out
 
     assert "not a run directory" in _error(capsys, "final", tmp_path / "nope", "--top", "3")

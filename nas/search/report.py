@@ -88,9 +88,10 @@ def report(
     if top < 0:
         raise ConfigError("top", f"must be >= 0, got {top}")
     objective = config.get("objective") or {}
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "stopped")}
-    counts["failed"] = sum(r["status"] in FAILED for r in rows)  # errors and transient failures
-    counts.update(total=len(rows), cached=sum(bool(r["cached"]) for r in rows))
+    evaluated = [r for r in rows if not r["cached"]]  # duplicates answered from the cache: not evaluations
+    counts = {s: sum(r["status"] == s for r in evaluated) for s in ("ok", "stopped")}
+    counts["failed"] = sum(r["status"] in FAILED for r in evaluated)  # errors and transient failures
+    counts.update(total=len(rows), evaluated=len(evaluated), cached=len(rows) - len(evaluated))
     ran = [r for r in rows if r["status"] == "ok" and r["score"] is not None and not r["cached"]]
     ranked = sorted(ran, key=lambda r: (-r["score"], r["trial_id"]))
     scored = [r for r in rows if r["status"] in ("ok", "stopped") and r["score"] is not None]
@@ -252,8 +253,8 @@ def format_report(rep: Mapping[str, Any]) -> str:
     lines = [
         f"run {rep['run']} ({rep['dir']})",
         f"  space {rep['space'] or '-'} · strategy {what} · objective {rep['objective']}",
-        f"  trials {t['total']}: ok {t['ok']}, failed {t['failed']}, cached {t['cached']}, "
-        f"stopped {t['stopped']}",
+        f"  trials {t['evaluated']} evaluated: ok {t['ok']}, failed {t['failed']}, stopped {t['stopped']}; "
+        f"{t['cached']} duplicates answered from the cache ({t['total']} proposals)",
         f"  budget {c['budget'] or '-'}"
         + (f" (used {c['used']})" if c["used"] else "")
         + f" · {c['device_hours']:.4g} device-h ({c['gpu_hours']:.4g} gpuh, {c['cpu_hours']:.4g} cpuh)"
