@@ -81,6 +81,12 @@ def test_grid_writes_the_table_heat_map_and_best(tmp_path, capsys) -> None:
     assert f"{top.alpha:g}, {top.beta:g}, {top.gamma:g}" in out
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["space"] == "scale" and cfg["strategy"] == "grid" and cfg["space_options"]["step"] == 0.2
+    # the run's report carries the same heat-map
+    assert main(["report", str(run), "--cells", "0", "--quiet"]) == 0
+    md = (run / "report.md").read_text()
+    assert "## Compound scaling: score over the α β γ grid" in md and "report/scaling_grid.png" in md
+    assert f"Best: α {top.alpha:g}, β {top.beta:g}, γ {top.gamma:g}" in md
+    assert (run / "report" / "scaling_grid.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _wait_rows(csv: Path, n: int, proc: subprocess.Popen) -> None:

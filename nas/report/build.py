@@ -17,10 +17,11 @@ from nas.report import figures as F
 from nas.report.curves import prescreen_hours
 from nas.report.document import Document, Figure, Heading, Para, Pre, Table, to_html, to_markdown
 from nas.report.load import Run, load_run
+from nas.search import compound
 from nas.search.durable import write_text
 from nas.search.final import candidate_means
 from nas.search.objectives import FAILED
-from nas.search.report import _truth, format_report, format_score, report
+from nas.search.report import format_report, format_score, report, truth_scores
 from nas.search.trials import pareto_front
 from nas.stats import mean_ci
 
@@ -68,6 +69,7 @@ def write_report(
     _pareto(doc, run, folder)
     _candidates(doc, run, top)
     _pictures(doc, run, cells, folder)
+    _scaling(doc, run, folder)
     _agreement(doc, run, rep, truth, arch_column, target_column, folder)
     _ledger(doc, run, rep)
     _failures(doc, run)
@@ -94,6 +96,24 @@ def _curves(doc: Document, run: Run, folder: Path) -> None:
     shade = prescreen_hours(run.ledger)
     note = f" The shaded span is the prescreen ({shade:.4g} CPU-h) before the first trial." if shade else ""
     doc.add(Figure(path, "best score so far against trials and device-hours." + note))
+
+
+def _scaling(doc: Document, run: Run, folder: Path) -> None:
+    """A compound-scaling grid run (``nas scale grid``, space ``scale``): the score over its α β γ grid."""
+    if run.config.get("space") != "scale":
+        return
+    rows = compound.grid_rows(run.directory)
+    doc.add(Heading("Compound scaling: score over the α β γ grid"))
+    if not any(r["score"] is not None for r in rows):
+        doc.add(Para("No grid point has a score yet."))
+        return
+    path = compound.heatmap(rows, folder / "scaling_grid.png", f"{run.name}: score over the α β γ grid")
+    best = compound.best_row(rows)
+    note = ""
+    if best is not None:
+        a, b, g = best["alpha"], best["beta"], best["gamma"]
+        note = f" Best: α {a:g}, β {b:g}, γ {g:g} (score {best['score']:.4g})."
+    doc.add(Figure(path, "score of each grid point (φ = 1; α · β² · γ² ≈ 2)." + note))
 
 
 def _pareto(doc: Document, run: Run, folder: Path) -> None:
@@ -221,7 +241,7 @@ def _agreement(
         panels.append(F.Panel(title, xlabel, "target score (mean over seeds)", pts, x["spearman"]))
     if truth is not None and a.get("truth"):
         ran = [r for r in run.rows if r["status"] == "ok" and r["score"] is not None and not r["cached"]]
-        truth_of, _ = _truth(run.directory, run.config, ran, truth, arch_column, target_column)
+        truth_of, _ = truth_scores(run.directory, run.config, ran, truth, arch_column, target_column)
         score = {r["trial_id"]: r["score"] for r in ran}
         pts = [(score[i], v) for i, v in sorted(truth_of.items())]
         t = a["truth"]

@@ -115,7 +115,7 @@ def report(
         agreement["proxy_target"] = final_agreement(final_rows)
     truth_of: dict[int, float] = {}
     if truth is not None:
-        truth_of, vs_truth = _truth(directory, config, ran, truth, arch_column, target_column)
+        truth_of, vs_truth = truth_scores(directory, config, ran, truth, arch_column, target_column)
         if truth_of:
             agreement["truth"] = vs_truth
     zc = _zero_cost(ran, final_rows, truth_of, own=f"zc_{objective.get('proxy')}")
@@ -128,7 +128,7 @@ def report(
     return out
 
 
-def _truth(
+def truth_scores(
     directory: Path,
     config: Mapping[str, Any],
     ran: Sequence[Mapping[str, Any]],
