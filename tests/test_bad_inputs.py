@@ -273,6 +273,15 @@ CASES = [
     case("final {tmp}/f --top 1", "{tmp}/f", a_file_at("f")),
     case("report {tmp}/norun", "norun"),
     case("report {tmp}/f", "{tmp}/f", a_file_at("f")),
+    case("report {tmp}/norun --watch 0", "--watch"),
+    case("report {tmp}/norun --cells -1", "--cells"),
+    # nas ls / compare / draw --network, --diff
+    case("ls {tmp}/nope", "{tmp}/nope"),
+    case("compare {tmp}/norun", "two runs"),
+    case("compare {tmp}/norun {tmp}/norun2", "norun"),
+    case("draw resnet20 --network --cell stem -o {tmp}/x.png", "--cell"),
+    case("draw --diff resnet20 nope -o {tmp}/x.png", "unknown architecture 'nope'"),
+    case("draw -o {tmp}/x.png", "ARCH"),
     # nas scale
     case("scale grid --base nope --objective synthetic --budget 2trials --out {tmp}/g", "nope"),
     case("scale sweep --base resnet20 --phi -1 --out {tmp}/s", "--phi"),
@@ -284,6 +293,9 @@ CASES = [
     case(R, "{tmp}/run/config.json: missing, but trials.csv is there", damaged_run("config.json")),
     case(S, "holds trials.csv but no config.json", damaged_run("config.json")),
     case("report {tmp}/run", "{tmp}/run/ledger.json: not valid JSON", damaged_run("ledger.json", "{")),
+    case("report {tmp}/run", "{tmp}/run/best.json", damaged_run("best.json", "[")),
+    case("compare {tmp}/run {tmp}/run --optimum 1", "--optimum", damaged_run()),
+    case("ls {tmp}/run --format xml", "--format: invalid choice: 'xml'", damaged_run()),
     case(
         R,
         "{tmp}/run/strategy.json: not a valid state of strategy evolution",
