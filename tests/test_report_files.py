@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from shared_data import CIFAR_TAR
 
 from nas.cli import main
 from nas.core.genotype import save
@@ -301,3 +302,30 @@ def test_proxy_vs_target_and_truth_scatter_with_the_summary_rho(finished, tmp_pa
     rows = [r for r in _rows_of(md, "Found architectures vs baselines") if r[0] == "found"]
     assert [r[1] for r in rows] == [f"#{i}" for i in top.trial_id]
     assert [r[-1] for r in rows] == [f"{50.5 + k:.4f} ± 6.35 (n 2)" for k in range(4)]  # t(1) · 1/√2 · 0.707
+
+
+@pytest.mark.slow  # ~100 s here: reading the JPEG archive dominates
+@pytest.mark.skipif(CIFAR_TAR is None, reason="shared CIFAR-10 JPEG archive absent")
+def test_a_real_proxy_search_on_the_cifar10_jpegs_gets_its_report(tmp_path, capsys) -> None:
+    # naswot scores each candidate on a minibatch of the real JPEGs: a proxy search, seconds per trial
+    run = tmp_path / "real"
+    argv = ["search", "--space", "nb201", "--objective", "zero-cost:naswot", "--data-dir", str(CIFAR_TAR)]
+    argv += ["--budget", "8trials", "--executor", "inline", "--profile", "--quiet", "--out", str(run)]
+    assert main(argv) == 0
+    assert main(["report", str(run), "--cells", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    t = pd.read_csv(run / "trials.csv")
+    assert (t.status == "ok").all() and t.score.notna().all()
+    md, html = (run / "report.md").read_text(), (run / "report.html").read_text()
+    figures = sorted((run / "report").glob("*.png"))
+    assert {"best_so_far.png", "pareto.png"} <= {p.name for p in figures}
+    for p in figures:
+        data = p.read_bytes()
+        assert data.startswith(PNG) and len(data) > 2000, p
+        assert f"data:image/png;base64,{base64.b64encode(data).decode()}" in html, p
+    ran = t[~t.cached]
+    best = ran.sort_values(["score", "trial_id"], ascending=[False, True]).iloc[0]
+    assert f"trials {len(ran)} evaluated: ok {len(ran)}, failed 0" in md
+    assert f"best #{best.trial_id} score {best.score:.4f}" in md
+    found = [r for r in _rows_of(md, "Found architectures vs baselines") if r[0] == "found"]
+    assert found[0][1] == f"#{best.trial_id}" and found[0][2] == best.arch
