@@ -417,6 +417,7 @@ def execute_run(config: SearchConfig, resume: Path | None) -> Search:
         lines.append(f"best {format_score(best['score'])} (trial {best['trial_id']}): {label}")
     else:
         lines.append("best: none (no trial succeeded)")
+    lines.append(f"figures and tables: nas report {search.dir}")
     print("\n".join(lines))
     if search.stop_reason == "interrupted":
         raise SystemExit(130)
