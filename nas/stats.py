@@ -103,6 +103,41 @@ def top_precision(scores: Sequence[float], truth: Sequence[float], fraction: flo
     return len(top_s & top_t) / k
 
 
+def expected_pick_regret(scores: Sequence[float], truth: Sequence[float], pool: int) -> float:
+    """The expected regret of picking by ``scores`` in a pool of ``pool`` candidates drawn uniformly
+    without replacement from these: E[max truth in the pool − truth of the pool's best-scored], exactly
+    (no sampling). The pool's best by score or truth is the ``j``-th smallest of the ``N`` with probability
+    C(j−1, pool−1) / C(N, pool); ties in score go to the later candidate, non-finite scores rank worst."""
+    s, t = finite_or_worst(scores), np.asarray(truth, dtype=np.float64)
+    n = len(s)
+    if not 1 <= pool <= n:
+        raise ValueError(f"pool must be between 1 and the {n} candidates, got {pool}")
+
+    def log_comb(a: int, b: int) -> float:
+        return math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1)
+
+    # P(the pool's maximum is the j-th smallest) = C(j-1, pool-1) / C(n, pool), in logs: n in the thousands
+    total = log_comb(n, pool)
+    p = np.array([math.exp(log_comb(j - 1, pool - 1) - total) if j >= pool else 0.0 for j in range(1, n + 1)])
+    best = float(np.sum(np.sort(t) * p))
+    picked = float(np.sum(t[np.argsort(s, kind="mergesort")] * p))
+    return best - picked
+
+
+def top_region_spearman(
+    scores: Sequence[float], truth: Sequence[float], fraction: float = 0.1, min_n: int = MIN_CORRELATION_N
+) -> float | None:
+    """Spearman ρ of ``scores`` with ``truth`` among the candidates in the top ``fraction`` by truth: how
+    well a proxy ranks the good architectures, where a search's pick is made (None below ``min_n``)."""
+    t = np.asarray(truth, dtype=np.float64)
+    k = max(1, round(fraction * len(t)))
+    top = np.argsort(-t, kind="mergesort")[:k]
+    if k < min_n:
+        return None
+    v = spearman(finite_or_worst(scores)[top], t[top])
+    return v if math.isfinite(v) else None
+
+
 def rank_agreement(
     x: Sequence[float],
     y: Sequence[float],

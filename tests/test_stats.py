@@ -48,3 +48,34 @@ def test_mean_ci() -> None:
     m = S.mean_ci([1.0, 2.0, 3.0])
     assert m["mean"] == 2.0 and m["std"] == 1.0 and m["ci95"] == pytest.approx(4.303 / math.sqrt(3))
     assert S.t_quantile_975(1000) == pytest.approx(1.962, abs=1e-3) and math.isnan(S.t_quantile_975(0))
+
+
+def test_expected_pick_regret_is_the_mean_over_every_pool() -> None:
+    import itertools
+    import random
+
+    from nas.stats import expected_pick_regret
+
+    rng = random.Random(3)
+    scores = [round(rng.random(), 1) for _ in range(9)]  # ties: the later candidate wins, as documented
+    truth = [rng.random() for _ in range(9)]
+    for k in (1, 2, 5, 9):
+        regrets = []
+        for pool in itertools.combinations(range(9), k):
+            pick = max(pool, key=lambda i: (scores[i], i))
+            regrets.append(max(truth[i] for i in pool) - truth[pick])
+        assert expected_pick_regret(scores, truth, k) == pytest.approx(sum(regrets) / len(regrets), abs=1e-12)
+    assert expected_pick_regret(truth, truth, 5) == pytest.approx(0.0, abs=1e-12)  # a perfect proxy
+    assert expected_pick_regret([-x for x in truth], truth, 9) == pytest.approx(max(truth) - min(truth))
+    with pytest.raises(ValueError, match="pool"):
+        expected_pick_regret(scores, truth, 10)
+
+
+def test_top_region_spearman_looks_only_at_the_best_by_truth() -> None:
+    from nas.stats import top_region_spearman
+
+    truth = list(range(100))
+    good_overall_blind_at_top = [t if t < 90 else 189 - t for t in truth]  # the top 10 ranked backwards
+    assert top_region_spearman(good_overall_blind_at_top, truth) == pytest.approx(-1.0)
+    assert top_region_spearman(truth, truth) == pytest.approx(1.0)
+    assert top_region_spearman(truth[:20], truth[:20]) is None  # 2 points: below the minimum

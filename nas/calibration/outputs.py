@@ -20,6 +20,10 @@ SUMMARY_COLUMNS = (
     "spearman",
     "kendall",
     "top10_precision",
+    "top_decile_spearman",
+    "pick_regret_20",
+    "pick_regret_50",
+    "pick_regret_100",
     "cpu_s_per_candidate",
     "wall_s_per_candidate",
     "non_finite",
@@ -30,14 +34,15 @@ def format_table(summary: Sequence[Mapping[str, Any]]) -> str:
     w = max([16, *(len(str(r["proxy"])) for r in summary)])
     head = (
         f"{'proxy':{w}s} {'kind':9s} {'n':>5s} {'spearman':>9s} {'kendall':>8s} {'top10%':>7s} "
-        f"{'cpu_s/cand':>10s}"
+        f"{'ρ top10%':>8s} {'regret@20':>9s} {'cpu_s/cand':>10s}"
     )
     lines = [head, "-" * len(head)]
     for r in summary:
         rho, tau, top = (_number(r[k]) for k in ("spearman", "kendall", "top10_precision"))
+        rho_top, regret = (_number(r.get(k)) for k in ("top_decile_spearman", "pick_regret_20"))
         lines.append(
             f"{r['proxy']:{w}s} {r['kind']:9s} {r['n']:5d} {rho:9.3f} {tau:8.3f} "
-            f"{top:7.2f} {r['cpu_s_per_candidate']:10.2f}"
+            f"{top:7.2f} {rho_top:8.3f} {regret:9.3f} {r['cpu_s_per_candidate']:10.2f}"
         )
     return "\n".join(lines)
 

@@ -15,7 +15,24 @@ import numpy as np
 from nas import proxies as P
 from nas.calibration.halving import halving_report
 from nas.core.errors import ConfigError
-from nas.stats import finite_or_none, finite_or_worst, rank_agreement, rankdata
+from nas.stats import (
+    expected_pick_regret,
+    finite_or_none,
+    finite_or_worst,
+    finite_round,
+    rank_agreement,
+    rankdata,
+    top_region_spearman,
+)
+
+#: pool sizes of the pick regret in a calibration's summary (pools of n trained candidates, as a search
+#: picks its best among what it trained)
+PICK_POOLS = (20, 50, 100)
+
+
+def _regret(scores: Sequence[float], truth: Sequence[float], pool: int) -> float | None:
+    """The exact expected pick regret in pools of ``pool`` (None when the sample is smaller)."""
+    return finite_round(expected_pick_regret(scores, truth, pool)) if len(truth) >= pool else None
 
 
 @dataclass
@@ -38,6 +55,8 @@ class ProxyResult:
             "proxy": self.name,
             "kind": self.kind,
             **rank_agreement(s, truth, top_fraction=0.1, min_n=2),
+            "top_decile_spearman": finite_round(top_region_spearman(s, truth)),
+            **{f"pick_regret_{n}": _regret(s, truth, n) for n in PICK_POOLS},
             "cpu_s_per_candidate": round(float(np.mean(self.cpu_s)), 3),
             "wall_s_per_candidate": round(float(np.mean(self.wall_s)), 3),
             "non_finite": n_bad,
