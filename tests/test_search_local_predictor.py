@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from nas.core.registry import SPACES
 from nas.search.strategies import choice_key, make_strategy
@@ -97,3 +98,65 @@ def test_predictor_proposals_are_the_same_in_another_process(space, table) -> No
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     here = _drive(make_strategy("bananas", space, seed=7, init=5, epochs=20, refit=3), table, 12)
     assert json.loads(other.stdout) == [arch_string(c) for c in here]
+
+
+def test_predictor_records_the_parent_of_each_proposal(space, table) -> None:
+    s = make_strategy("bananas", space, seed=3, init=5, epochs=10)
+    observed: list[dict] = []
+    parents = []
+    for _ in range(15):
+        c = s.propose()
+        parents.append(s.last_parent)
+        if s.last_parent is not None:  # a mutation (one or two changes) of an observed point
+            assert s.last_parent in observed
+            assert 1 <= sum(c[k] != s.last_parent[k] for k in c) <= 2
+        observed.append(c)
+        s.observe(c, table[arch_string(c)])
+    assert parents[:5] == [None] * 5  # the random initial phase
+    assert any(p is not None for p in parents[5:])
+
+
+def test_predictor_pair_encoding(space) -> None:
+    s = make_strategy("bananas", space, encoding="pairs")
+    c = space.sample_choices(random.Random(0))
+    x = s.encode([c])
+    assert x.shape == (1, 6 * 5 + 15 * 25)  # 6 edges × 5 ops, then 15 edge pairs × 25 op pairs
+    assert x.sum() == 6 + 15  # one slot per dimension and one per pair
+    assert torch.equal(x[:, :30], make_strategy("bananas", space).encode([c]))
+    with pytest.raises(ValueError, match="encoding must be onehot or pairs"):
+        make_strategy("bananas", space, encoding="paths")
+
+
+@pytest.mark.parametrize("policy", ["lstm", "independent"])
+def test_rl_policies_learn_a_preference_and_resume_exactly(policy, space, table) -> None:
+    """Reward = number of nor_conv_3x3 edges: both policies move towards it; the replay of the best points
+    and the rank advantages survive a state round trip (the next proposals are the same)."""
+    s = make_strategy("rl", space, seed=0, policy=policy, lr=0.1, replay=3, advantage="rank")
+    p0 = s.probabilities()
+    for _ in range(120):
+        c = s.propose()
+        assert s.last_parent is None
+        s.observe(c, sum(v == "nor_conv_3x3" for v in c.values()))
+    p1 = s.probabilities()
+    assert sum(p1[k]["nor_conv_3x3"] for k in p1) > sum(p0[k]["nor_conv_3x3"] for k in p0) + 1.0
+    assert len(s.best) == 3 and [r for _, r in s.best] == sorted((r for _, r in s.best), reverse=True)
+    assert len(s.recent) == s.opts["window"]
+    t = make_strategy("rl", space, seed=0, policy=policy, lr=0.1, replay=3, advantage="rank")
+    t.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    for _ in range(7):  # crosses an update (batch 5)
+        a, b = s.propose(), t.propose()
+        assert a == b
+        s.observe(a, table[arch_string(a)])
+        t.observe(b, table[arch_string(b)])
+
+
+def test_rl_replay_keeps_distinct_best_points(space) -> None:
+    s = make_strategy("rl", space, seed=0, replay=2, batch=100)
+    a, b, c = (space.sample_choices(random.Random(i)) for i in range(3))
+    for point, score in [(a, 1.0), (a, 1.0), (b, 3.0), (c, 2.0), (b, 3.0)]:  # duplicates told twice
+        s.observe(point, score)
+    assert s.best == [(b, 3.0), (c, 2.0)]
+    with pytest.raises(ValueError, match="policy must be lstm or independent"):
+        make_strategy("rl", space, policy="gru")
+    with pytest.raises(ValueError, match="advantage must be ema or rank"):
+        make_strategy("rl", space, advantage="z")
