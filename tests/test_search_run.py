@@ -123,7 +123,7 @@ def test_same_seed_same_genotypes_and_matches_ask_tell(tmp_path, table_csv, tabl
     # the pipeline (dedup, cache, table) shows the strategy exactly what a bare ask/tell loop would
     s = make_strategy("rl", SPACES["nb201"](), seed=7)
     direct = []
-    for _ in range(40):
+    for _ in range(len(a)):  # every proposal, the duplicates answered from the cache included
         c = s.propose()
         direct.append(arch_string(c))
         s.observe(c, table[arch_string(c)])
