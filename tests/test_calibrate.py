@@ -578,6 +578,7 @@ def test_cli_resume(tmp_path: Path, capsys, monkeypatch) -> None:
 SYNTH = "tiny:train_subset=96,val_size=64,epochs=2,image_size=16,batch_size=32"
 
 
+@pytest.mark.slow  # over 10 s here
 def test_workers_train_in_parallel_with_the_scores_of_one_process(tmp_path: Path) -> None:
     truth = write_truth(tmp_path / "t.csv")
     kw = dict(target_column="acc", sample=4, data=None, dataset="synthetic")
@@ -628,6 +629,7 @@ def test_worker_errors(tmp_path: Path) -> None:
         C.calibrate("nb201", ["tiny:epochs=x"], truth, workers=2, **kw)
 
 
+@pytest.mark.slow  # over 10 s here
 def test_leaving_the_pool_early_stops_its_workers() -> None:
     # what Ctrl-C does: the trainings still running are terminated, not left to finish
     import multiprocessing

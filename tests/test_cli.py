@@ -114,6 +114,7 @@ def test_bad_json_file(capsys, tmp_path):
     assert code == 2 and err.startswith("nas: error:") and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # over 10 s here
 def test_console_script_entry_point():
     proc = subprocess.run(
         [sys.executable, "-m", "nas.cli", "describe", "nope"], capture_output=True, text=True

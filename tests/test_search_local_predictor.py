@@ -82,6 +82,7 @@ def test_predictor_beats_random_early_on_a_smooth_table(space, table) -> None:
     assert sum(regret("bananas", s) for s in seeds) < 0.5 * sum(regret("random", s) for s in seeds)
 
 
+@pytest.mark.slow  # over 10 s here
 def test_predictor_proposals_are_the_same_in_another_process(space, table) -> None:
     """Its seeds do not depend on Python's per-process hash randomisation (a resumed run replays them)."""
     opts = "seed=7, init=5, epochs=20, refit=3"

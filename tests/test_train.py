@@ -232,6 +232,7 @@ def _real(nas_cache):
     return load_dataset("cifar10", CIFAR_TAR, cache_dir=nas_cache, **REAL)
 
 
+@pytest.mark.slow  # over 10 s here
 def test_resnet20_learns_real_cifar10(nas_cache):
     """Zoo ResNet-20 as written, preset tiny (2 epochs; batch 64 at lr 0.05 = tiny's 128 at 0.1 by
     linear scaling) on a 2,000-image balanced subset: well above the 10% of chance."""
