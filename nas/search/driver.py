@@ -6,8 +6,9 @@ directory) happens here.
 Deduplication: a candidate whose canonical genotype key (``nas.core.graph.KeyIndex``) was already evaluated
 is not trained again; its row copies the earlier result with ``cached = True`` and ``cached_from`` set,
 costs nothing, is still shown to the strategy (which is then asked again) and is no evaluation: a
-``trials`` budget counts evaluations, the ledger proposals, duplicates and evaluations. A trial that failed transiently is retried
-(:mod:`nas.search.retries`); the strategy sees a candidate once, with its final outcome.
+``trials`` budget counts evaluations, the ledger proposals, duplicates and evaluations. A trial that
+failed transiently is retried (:mod:`nas.search.retries`); the strategy sees a candidate once, with its
+final outcome.
 
 Resume: the strategy's state is saved after every recorded trial (less often only where saving would cost
 more than 5% of the run: :data:`SAVE_RATIO`); a resumed run reloads the table, rebuilds
