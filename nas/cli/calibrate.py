@@ -23,6 +23,7 @@ from nas.cli.options import (
     add_format,
     add_out,
     add_quiet,
+    add_truth_columns,
     command,
     deprecated,
     finish,
@@ -30,7 +31,7 @@ from nas.cli.options import (
 )
 from nas.core.registry import SPACES
 from nas.train.trainer import check_device
-from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN, load_truth
+from nas.truth import DEFAULT_TARGET_COLUMN, load_truth
 
 TRUTH_ENV, DATA_ENV = "NAS_TRUTH", "NAS_DATA"
 
@@ -84,16 +85,7 @@ def add_parser(sub: Any) -> None:
         "the preset's last epoch is always one), report each rung as PRESET@EPOCH and simulate "
         "successive halving / ASHA (eta 2 and 3, every grace period) on them",
     )
-    c.add_argument(
-        "--arch-column",
-        default=DEFAULT_ARCH_COLUMN,
-        help=f"truth arch column (default: {DEFAULT_ARCH_COLUMN})",
-    )
-    c.add_argument(
-        "--target-column",
-        default=DEFAULT_TARGET_COLUMN,
-        help=f"truth score column (default: {DEFAULT_TARGET_COLUMN})",
-    )
+    add_truth_columns(c, target_default=DEFAULT_TARGET_COLUMN)
     c.add_argument("--sample", type=int, default=100, help="architectures to evaluate (seeded sample)")
     c.add_argument("--seed", type=int, default=0, help="seeds the sample, the minibatch and the weights")
     add_data_dir(

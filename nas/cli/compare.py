@@ -8,9 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from nas.cli.options import add_format, command, finish
+from nas.cli.options import add_format, add_truth_columns, command, finish
 from nas.report.compare import compare, format_table
-from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN
 
 
 def _number(text: str) -> float:
@@ -75,13 +74,6 @@ def add_parser(sub: Any) -> None:
     known.add_argument(
         "--optimum", type=_number, default=None, metavar="VALUE", help="the best score possible (regret)"
     )
-    p.add_argument(
-        "--arch-column",
-        default=DEFAULT_ARCH_COLUMN,
-        help=f"truth table arch column (default: {DEFAULT_ARCH_COLUMN})",
-    )
-    p.add_argument(
-        "--target-column", default=None, help=f"truth table score column (default: {DEFAULT_TARGET_COLUMN})"
-    )
+    add_truth_columns(p)
     add_format(p)
     finish(p, _cli)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN
+
 HELP_FORMAT = argparse.RawDescriptionHelpFormatter
 FORMATS = ("table", "json")
 
@@ -127,15 +129,38 @@ def text_pair(text: str) -> tuple[str, str]:
     return key, value.strip()
 
 
-def positive_int(text: str) -> int:
-    """An int >= 1 (a size, a count): anything else is refused by the parser, naming the flag."""
+def _int_from(text: str, low: int, what: str) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {n}")
+    if n < low:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {n}")
     return n
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (a size, a count): anything else is refused by the parser, naming the flag."""
+    return _int_from(text, 1, "a positive int")
+
+
+def non_negative_int(text: str) -> int:
+    """An int >= 0 (a count that may be none)."""
+    return _int_from(text, 0, ">= 0")
+
+
+def add_truth_columns(p: Any, *, target_default: str | None = None) -> None:
+    """``--arch-column`` / ``--target-column``: which columns of a ground-truth table to read."""
+    p.add_argument(
+        "--arch-column",
+        default=DEFAULT_ARCH_COLUMN,
+        help=f"truth table arch column (default: {DEFAULT_ARCH_COLUMN})",
+    )
+    p.add_argument(
+        "--target-column",
+        default=target_default,
+        help=f"truth table score column (default: {DEFAULT_TARGET_COLUMN})",
+    )
 
 
 json_pair.__name__ = "KEY=VALUE"  # argparse names a type in its error messages

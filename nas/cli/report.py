@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nas.cli.options import add_format, add_quiet, command, finish
+from nas.cli.options import add_format, add_quiet, add_truth_columns, command, finish, non_negative_int
 from nas.report.build import FOLDER, Written, write_report
 from nas.report.load import load_run
 from nas.report.watch import watch
 from nas.search.report import format_report, report
-from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN
 
 
 def _seconds(text: str) -> float:
@@ -26,16 +25,6 @@ def _seconds(text: str) -> float:
     if not math.isfinite(s) or s <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return s
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
-    return n
 
 
 def add_parser(sub: Any) -> None:
@@ -51,20 +40,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("run", type=Path, help="a run directory (runs/NAME)")
     p.add_argument("--truth", type=Path, default=None, help="ground-truth CSV (an arch and a score column)")
-    p.add_argument(
-        "--arch-column",
-        default=DEFAULT_ARCH_COLUMN,
-        help=f"truth table arch column (default: {DEFAULT_ARCH_COLUMN})",
-    )
-    p.add_argument(
-        "--target-column", default=None, help=f"truth table score column (default: {DEFAULT_TARGET_COLUMN})"
-    )
+    add_truth_columns(p)
     p.add_argument(
         "--top", type=int, default=10, help="trials listed, and found architectures tabled (default: 10)"
     )
     p.add_argument(
         "--cells",
-        type=_count,
+        type=non_negative_int,
         default=3,
         metavar="K",
         help="draw the cells of the K best candidates (default: 3)",

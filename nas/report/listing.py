@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nas.report.load import read_state
 from nas.search.budget import Budget, Ledger
-from nas.search.durable import StateFileError, read_json
+from nas.search.durable import StateFileError
 from nas.search.rundir import DRIVER_PID
 
 _FINISHED = ("every point was evaluated", "every point of the grid was proposed")
@@ -85,23 +86,13 @@ def list_runs(root: str | Path) -> list[RunLine]:
     return [read_line(d) for d in sorted(root.iterdir()) if is_run_dir(d)]
 
 
-def _json(path: Path) -> dict[str, Any]:
-    """``path`` as a JSON object ({} when missing); :class:`StateFileError` when it cannot be read."""
-    if not path.is_file():
-        return {}
-    try:
-        return read_json(path)
-    except OSError as e:
-        raise StateFileError(path, f"cannot be read ({e.strerror or e})") from None
-
-
 def read_line(directory: Path) -> RunLine:
     """The line of the run in ``directory``; a file that does not parse gives a ``corrupt`` line."""
     base = {"name": directory.name, "path": str(directory)}
     files: dict[str, dict[str, Any]] = {}
     for name in ("config.json", "best.json", "ledger.json"):
         try:
-            files[name] = _json(directory / name)
+            files[name] = read_state(directory / name)
         except StateFileError:
             return RunLine(**base, status="corrupt", corrupt=name)
     config, best, ledger = files["config.json"], files["best.json"], files["ledger.json"]

@@ -38,7 +38,9 @@ class Run:
         return bool(self.best.get("stop_reason"))
 
 
-def _json(path: Path, fix: str) -> dict[str, Any]:
+def read_state(path: Path, fix: str = "") -> dict[str, Any]:
+    """A run's JSON state file as an object ({} when missing); :class:`StateFileError` naming it (and
+    ``fix``) when it cannot be read or parsed."""
     if not path.is_file():
         return {}
     try:
@@ -61,8 +63,8 @@ def load_run(run_dir: str | Path) -> Run:
         directory, config, rows = read_run(d)
     except UnicodeDecodeError:
         raise StateFileError(d / "trials.csv", "not a text file") from None
-    ledger = _json(directory / "ledger.json", "it is rebuilt from trials.csv when the run is resumed")
-    best = _json(directory / "best.json", _RESUME_FIX)
+    ledger = read_state(directory / "ledger.json", "it is rebuilt from trials.csv when the run is resumed")
+    best = read_state(directory / "best.json", _RESUME_FIX)
     # FinalTable's own error names final.csv
     final_rows = FinalTable(directory).rows if (directory / "final.csv").is_file() else []
     return Run(directory, config, rows, ledger, best, final_rows)

@@ -145,7 +145,8 @@ def truth_scores(
     key = _canonical(space)
     truth_of = {r["trial_id"]: table[k] for r in ran if (k := key(r)) is not None and k in table}
     ids = sorted(truth_of)
-    x = [next(r["score"] for r in ran if r["trial_id"] == i) for i in ids]
+    score = {r["trial_id"]: r["score"] for r in ran}  # one pass, not a scan of ``ran`` per trial
+    x = [score[i] for i in ids]
     y = [truth_of[i] for i in ids]
     agreement = {
         "table": str(truth),

@@ -10,7 +10,7 @@ vs 0.246 for the earlier EMA / no-replay / lr 0.02 controller; the independent p
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -150,36 +150,12 @@ class ReinforceController(Strategy):
         """Sample ``n`` sequences (``actions`` None) or score given ones: (log π, entropy, actions)."""
         if actions is not None:
             n = len(actions)
-        if self.opts["policy"] == "independent":
-            return self._run_independent(actions, n)
-        h = self.net["lstm"].hidden_size
-        x = self.net["start"].weight.expand(n, h)
-        state = (torch.zeros(n, h), torch.zeros(n, h))
-        logp = torch.zeros(n)
-        ent = torch.zeros(n)
-        out: list[list[int]] = [[] for _ in range(n)]
-        for t in range(len(self.dims)):
-            state = self.net["lstm"](x, state)
-            logits = self._logits(state[0], t)
-            log_probs = torch.log_softmax(logits, dim=-1)
-            if actions is None:
-                a = torch.multinomial(log_probs.exp(), 1, generator=self.gen).squeeze(1)
-            else:
-                a = torch.tensor([row[t] for row in actions])
-            logp = logp + log_probs.gather(1, a[:, None]).squeeze(1)
-            ent = ent - (log_probs.exp() * log_probs).sum(-1)
-            for i, ai in enumerate(a.tolist()):
-                out[i].append(ai)
-            x = self.net["emb"][t](a)
-        return logp, ent, out
-
-    def _run_independent(
-        self, actions: list[list[int]] | None, n: int
-    ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+        policy = self._independent_policy(n) if self.opts["policy"] == "independent" else self._lstm_policy(n)
         logp, ent = torch.zeros(n), torch.zeros(n)
-        cols = []
-        for t, theta in enumerate(self.net["logits"]):
-            log_probs = torch.log_softmax(self._squash(theta), -1).expand(n, -1)
+        cols: list[list[int]] = []
+        a: torch.Tensor | None = None
+        for t in range(len(self.dims)):
+            log_probs = policy(t, a)  # n × options of dimension t
             if actions is None:
                 a = torch.multinomial(log_probs.exp(), 1, generator=self.gen).squeeze(1)
             else:
@@ -188,6 +164,29 @@ class ReinforceController(Strategy):
             ent = ent - (log_probs.exp() * log_probs).sum(-1)
             cols.append(a.tolist())
         return logp, ent, [list(row) for row in zip(*cols)]
+
+    def _lstm_policy(self, n: int) -> Callable[[int, torch.Tensor | None], torch.Tensor]:
+        """Step ``t`` of the controller: log-probabilities given the previous step's actions."""
+        h = self.net["lstm"].hidden_size
+        x = self.net["start"].weight.expand(n, h)
+        state = (torch.zeros(n, h), torch.zeros(n, h))
+
+        def step(t: int, previous: torch.Tensor | None) -> torch.Tensor:
+            nonlocal x, state
+            if previous is not None:
+                x = self.net["emb"][t - 1](previous)
+            state = self.net["lstm"](x, state)
+            return torch.log_softmax(self._logits(state[0], t), dim=-1)
+
+        return step
+
+    def _independent_policy(self, n: int) -> Callable[[int, torch.Tensor | None], torch.Tensor]:
+        """One categorical per dimension, whatever came before (the NB201 paper's REINFORCE)."""
+
+        def step(t: int, previous: torch.Tensor | None) -> torch.Tensor:
+            return torch.log_softmax(self._squash(self.net["logits"][t]), -1).expand(n, -1)
+
+        return step
 
     def propose(self) -> Choices:
         self.last_parent = None  # every proposal is a fresh sample from the policy
