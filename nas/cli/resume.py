@@ -20,7 +20,7 @@ from nas.search.config import ObjectiveConfig, SearchConfig
 #: SearchConfig settings a resumed run may change (and how many trials it may run: the budget)
 RESUMABLE = (
     "budget", "executor", "address", "num_cpus", "concurrency", "cpus_per_trial", "gpus_per_trial", "quiet",
-    "max_retries", "trial_timeout", "max_failures",
+    "max_retries", "trial_timeout", "max_failures", "select",
 )  # fmt: skip
 
 #: objective flags (their dest) → the ObjectiveConfig field they set
@@ -35,6 +35,7 @@ OBJECTIVE_FLAGS = {
     "set": "train_overrides",
     "synthetic_sleep": "sleep",
     "synthetic_epochs": "epochs",
+    "synthetic_noise": "noise",
 }
 
 

@@ -34,6 +34,7 @@ from nas.search.executor import ExecutorLost
 from nas.search.report import format_score
 from nas.search.run import load_config, run_search
 from nas.search.rundir import IncompleteRun, complete_run
+from nas.search.selection_plan import DEFAULT_SELECT
 from nas.search.strategies import STRATEGIES
 from nas.train.presets import preset_names
 
@@ -45,6 +46,7 @@ FIELDS = {
     "proxy": "--objective",
     "sleep": "--synthetic-sleep",
     "epochs": "--synthetic-epochs",
+    "noise": "--synthetic-noise",
     "space_options": "--space-opt",
     "strategy_options": "--strategy-opt",
     "asha": "--asha-opt",
@@ -108,6 +110,7 @@ def add_objective(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument("--synthetic-sleep", type=float, default=None, help=argparse.SUPPRESS)  # tests' objective
     o.add_argument("--synthetic-epochs", type=int, default=None, help=argparse.SUPPRESS)
+    o.add_argument("--synthetic-noise", type=float, default=None, help=argparse.SUPPRESS)
     o.add_argument(
         "--profile",
         action=argparse.BooleanOptionalAction,
@@ -133,6 +136,14 @@ def _add_zero_cost(p: argparse.ArgumentParser) -> None:
         "of them before the strategy's proposals (e.g. synflow:1000)",
     )
     z.add_argument("--train-top", type=int, default=None, metavar="K", help="with --prescreen: train K")
+    z.add_argument(
+        "--select",
+        default=None,
+        metavar="PLAN",
+        help="the pick: re-evaluate the top candidates at escalating fidelity before naming the best "
+        f"(default for training: {DEFAULT_SELECT}; a rung is SEEDS at the search's preset or "
+        "PRESET[:SEEDS]; reserve is the budget's share held for it; 'off' picks the best proxy score)",
+    )
     z.add_argument(
         "--proxy-batch",
         type=int,
@@ -313,6 +324,7 @@ def _objective(args: argparse.Namespace) -> Any:
         cost_s=args.table_cost_s,
         sleep=args.synthetic_sleep,
         epochs=args.synthetic_epochs,
+        noise=args.synthetic_noise,
     )
 
 
@@ -341,6 +353,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
             proxy_batch=args.proxy_batch,
             prescreen=args.prescreen,
             train_top=args.train_top,
+            select=args.select,
         ),
     )
 
@@ -414,7 +427,8 @@ def execute_run(config: SearchConfig, resume: Path | None) -> Search:
     )
     if best:
         label = best["arch"] or best["name"] or best["key"]
-        lines.append(f"best {format_score(best['score'])} (trial {best['trial_id']}): {label}")
+        at = f", picked at {s['pick']['pick_fidelity']}" if s["pick"] else ""
+        lines.append(f"best {format_score(best['score'])} (trial {best['trial_id']}{at}): {label}")
     else:
         lines.append("best: none (no trial succeeded)")
     lines.append(f"figures and tables: nas report {search.dir}")

@@ -70,6 +70,7 @@ def write_report(
     _candidates(doc, run, top)
     _pictures(doc, run, cells, folder)
     _scaling(doc, run, folder)
+    _selection(doc, rep)
     _agreement(doc, run, rep, truth, arch_column, target_column, folder)
     _ledger(doc, run, rep)
     _failures(doc, run)
@@ -114,6 +115,31 @@ def _scaling(doc: Document, run: Run, folder: Path) -> None:
         a, b, g = best["alpha"], best["beta"], best["gamma"]
         note = f" Best: α {a:g}, β {b:g}, γ {g:g} (score {best['score']:.4g})."
     doc.add(Figure(path, "score of each grid point (φ = 1; α · β² · γ² ≈ 2)." + note))
+
+
+def _selection(doc: Document, rep: Mapping[str, Any]) -> None:
+    """The selection stage's evidence: every candidate's score per rung, mean ± 95 % CI over seeds."""
+    sel = rep.get("selection")
+    if not sel:
+        return
+    doc.add(Heading("Selection: the pick at escalating fidelity"))
+    body = []
+    for rung in sel.get("rungs") or []:
+        for c in rung["candidates"]:
+            truth = "-" if c.get("truth") is None else f"{c['truth']:.2f}"
+            body.append((
+                f"{rung['rung']} {rung['fidelity']}" + ("" if rung["complete"] else " (incomplete)"),
+                str(c["trial_id"]), c.get("arch") or c.get("name") or "-", _mean_text(c["scores"]),
+                "kept" if c["kept"] else "", truth,
+            ))  # fmt: skip
+    pick = sel.get("pick") or {}
+    caption = (
+        f"plan {sel['plan']}; the pick is trial {pick.get('trial_id')}, made at {sel['pick_fidelity']} "
+        f"({sel['status']})"
+    )
+    doc.add(
+        Table(("rung", "trial", "arch", "score (mean ± 95 % CI)", "", "truth"), tuple(body), caption=caption)
+    )
 
 
 def _pareto(doc: Document, run: Run, folder: Path) -> None:

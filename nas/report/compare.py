@@ -113,7 +113,7 @@ def _final_best(run: Run, label: str, optimum: float | None) -> FinalBest:
         best=score,
         best_trial=best.get("trial_id"),
         best_arch=best.get("arch") or best.get("name") or None,
-        device_hours=sum(float(r.get("device_hours") or 0.0) for r in run.rows),
+        device_hours=sum(float(r.get("device_hours") or 0.0) for r in run.all_rows or run.rows),
         regret=None if optimum is None or score is None else max(0.0, optimum - score),
     )
 

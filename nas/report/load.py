@@ -13,6 +13,7 @@ from typing import Any
 from nas.search import rundir
 from nas.search.durable import StateFileError, read_json
 from nas.search.final import FinalTable, read_run
+from nas.search.trials import search_rows
 
 _RESUME_FIX = "resuming the run rewrites it from trials.csv"
 
@@ -23,10 +24,11 @@ class Run:
 
     directory: Path
     config: dict[str, Any]
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # the search's trials (without the selection's re-evaluations)
     ledger: dict[str, Any] = field(default_factory=dict)
     best: dict[str, Any] = field(default_factory=dict)
     final_rows: list[dict[str, Any]] = field(default_factory=list)
+    all_rows: list[dict[str, Any]] = field(default_factory=list)  # every row, the selection's too
 
     @property
     def name(self) -> str:
@@ -67,4 +69,4 @@ def load_run(run_dir: str | Path) -> Run:
     best = read_state(directory / "best.json", _RESUME_FIX)
     # FinalTable's own error names final.csv
     final_rows = FinalTable(directory).rows if (directory / "final.csv").is_file() else []
-    return Run(directory, config, rows, ledger, best, final_rows)
+    return Run(directory, config, search_rows(rows), ledger, best, final_rows, rows)

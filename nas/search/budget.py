@@ -63,6 +63,14 @@ class Limit:
         return f"{u:.3g}/{self.amount:g} {self.kind}"
 
 
+def _amount_text(kind: str, amount: float) -> str:
+    if kind == "trials":
+        return f"{int(amount)}trials"
+    if kind == "wall":
+        return f"{amount:.4g}s"
+    return f"{amount:.4g}{kind}"
+
+
 def _fmt_s(s: float) -> str:
     if s < 120:
         return f"{s:.0f}s"
@@ -136,6 +144,29 @@ class Budget:
                 est = 0.0 if est_wall is None else est_wall * per / 3600.0
                 if used >= lim.amount or used + (running + 1) * est > lim.amount:
                     return False
+        return True
+
+    def scaled(self, share: float) -> Budget:
+        """Every limit at ``share`` of its amount (a trial count rounded down, at least 1): the search
+        phase's part of a budget whose rest is held for the selection."""
+        limits = []
+        for lim in self.limits:
+            amount = max(1.0, math.floor(lim.amount * share)) if lim.kind == "trials" else lim.amount * share
+            limits.append(Limit(lim.kind, amount, _amount_text(lim.kind, amount)))
+        return Budget(tuple(limits), ",".join(lim.text for lim in limits))
+
+    def fits(self, ledger: Ledger, running: int, jobs: int, wall_s: float, cpus: float, gpus: float) -> bool:
+        """Would ``jobs`` more trials of ``wall_s`` seconds each (after the ``running`` ones, estimated
+        alike) stay within every limit? The wall-clock limit only needs one of them to end in time."""
+        for lim in self.limits:
+            if lim.kind == "trials":
+                need = jobs + running
+            elif lim.kind == "wall":
+                need = wall_s
+            else:
+                need = (running + jobs) * wall_s * (gpus if lim.kind == "gpuh" else cpus) / 3600.0
+            if lim.used(ledger) + need > lim.amount:
+                return False
         return True
 
     def exhausted_by(self, ledger: Ledger) -> str | None:

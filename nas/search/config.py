@@ -20,6 +20,7 @@ from nas.core.errors import ConfigError
 from nas.core.registry import Registry
 from nas.search.budget import Budget
 from nas.search.prescreen import PrescreenPlan
+from nas.search.selection_plan import DEFAULT_SELECT, SelectionPlan
 from nas.search.zero_cost import check_proxy
 from nas.train.presets import PRESETS, get_preset
 
@@ -162,10 +163,13 @@ class SyntheticObjectiveConfig(ObjectiveConfig):
     kind: ClassVar[str] = "synthetic"
     sleep: float = 0.0
     epochs: int = 0
+    noise: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.sleep, int | float) and self.sleep >= 0):
             raise ConfigError("objective.sleep", f"must be >= 0 seconds, got {self.sleep!r}")
+        if not (isinstance(self.noise, int | float) and math.isfinite(self.noise) and self.noise >= 0):
+            raise ConfigError("objective.noise", f"must be a standard deviation >= 0, got {self.noise!r}")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
             raise ConfigError("objective.epochs", f"must be an integer >= 0, got {self.epochs!r}")
 
@@ -315,6 +319,7 @@ class SearchConfig:
     max_retries: int = 2  # retries of a trial that failed transiently (out of memory, worker lost, timeout)
     trial_timeout: float | None = None  # seconds: a trial running longer fails transiently (None: no limit)
     max_failures: int = 5  # trials in a row failing with the same error that stop the run (0: never)
+    select: str | None = None  # the selection stage's plan; None: on for training objectives, else off
 
     def __post_init__(self) -> None:
         if isinstance(self.objective, Mapping):
@@ -356,12 +361,31 @@ class SearchConfig:
             Budget.parse(self.budget).check_resources(self.cpus_per_trial, self.gpus_per_trial)
         for name in self.zero_cost:
             check_proxy(name, "zero_cost")
+        if self.select is not None and not isinstance(self.select, str):
+            raise ConfigError(
+                "select", f"must be a plan such as {DEFAULT_SELECT!r} or 'off', got {self.select!r}"
+            )
+        _ = self.selection_plan  # parses and checks the plan
         if self.train_top is not None and not self.prescreen:
             raise ConfigError("train_top", "needs prescreen (PROXY:N)")
         if self.prescreen:
             if not self.space:
                 raise ConfigError("prescreen", "needs a search space to sample from")
             PrescreenPlan.parse(self.prescreen, self.train_top)
+
+    @property
+    def selection_plan(self) -> SelectionPlan | None:
+        """The selection stage's plan (None: no selection): by default on for a training search."""
+        training = isinstance(self.objective, TrainObjectiveConfig)
+        if self.kind != "search" or not self.strategy or (self.select is None and not training):
+            return None
+        base = self.objective.preset if training else None  # type: ignore[attr-defined]
+        plan = SelectionPlan.parse(self.select if self.select is not None else DEFAULT_SELECT, base)
+        if plan is not None and not training and any(r.preset for r in plan.rungs):
+            raise ConfigError(
+                "select", f"rungs at another preset need a training objective, not {self.objective.kind!r}"
+            )
+        return plan
 
     @property
     def prescreen_plan(self) -> PrescreenPlan | None:

@@ -45,8 +45,10 @@ from nas.search.prescreen import Prescreened, read_prescreen, run_prescreen, wri
 from nas.search.progress import Progress, status_line
 from nas.search.retries import RETRY, RetryBook
 from nas.search.seeds import Candidate, NoSpace, SeedPoint, seed_points
+from nas.search.selection import Selection
 from nas.search.strategies import Strategy, choice_key, make_strategy
 from nas.search.trials import (
+    SELECT,
     TrialsTable,
     cached_row,
     failed_proposal_row,
@@ -85,18 +87,16 @@ class Search:
         self.strategy: Strategy | None = None
         if config.strategy:
             self.strategy = make_strategy(
-                config.strategy,
-                self.space,
-                seed=config.seed,
-                executor=config.executor,
+                config.strategy, self.space, seed=config.seed, executor=config.executor,
                 **config.strategy_options,
-            )
+            )  # fmt: skip
         self.cost = self.strategy.cost_metric if self.strategy else None
         if objective is None:
             context = RunContext(seed=config.seed, proxy_batch=config.proxy_batch)
             objective = make_objective(config.objective_for_run(), self.space, context)
         self.objective = objective
         self.profile = self._decide_profile()
+        self._setup_selection()
         self.seed_points = seed_points(config, self.space)
         codec = None if isinstance(self.space, NoSpace) else ArchCodec(self.space)
         self._codec = codec if codec is not None and codec.native else None  # arch strings in the table
@@ -152,6 +152,16 @@ class Search:
     def _make_space(self) -> SearchSpace:
         c = self.config
         return SPACES[c.space](**c.space_options) if c.space else NoSpace()
+
+    def _setup_selection(self) -> None:
+        c, plan = self.config, self.config.selection_plan
+        base = getattr(c.objective, "preset", None) or c.objective.kind
+        self.selection = None if plan is None else Selection(plan, base, self.cost, c.max_retries)
+        # the search phase stops at its share of the budget; the rest is the selection's reserve
+        self.search_budget = self.budget.scaled(1 - plan.reserve) if plan and self.budget else self.budget
+        self.selecting: dict[int, tuple[str, int]] = {}  # selection trials in flight: id → (key, rung)
+        self.search_done = self.finished = False  # the search phase / the run launch no more trials
+        self.pick: dict[str, Any] | None = None  # the selection's evidence (best.json)
 
     def _decide_profile(self) -> bool:
         """Whether trials measure params and MACs: when asked, or when the strategy's cost needs them."""
@@ -238,11 +248,11 @@ class Search:
         final = []
         for r in rows:
             self._book(r)
-            final.append(not self.retries.book(r))
+            final.append(r["source"] == SELECT or not self.retries.book(r))
             self.dup_streak = self.dup_streak + 1 if r["cached"] else 0 if r["key"] else self.dup_streak
             if not r["key"]:
                 continue
-            if not r["cached"] and r["status"] != "transient":
+            if not r["cached"] and r["status"] != "transient" and r["source"] != SELECT:
                 self.cache.setdefault(r["key"], r)
             if r["key"].split("#")[0] in collided and r["genotype"]:  # rebuild KeyIndex's collision classes
                 self.keys.key(from_json(r["genotype"]))
@@ -291,6 +301,7 @@ class Search:
             rows=self.table.rows,
             cost=self.cost or ("macs" if self.profile else None),
             strategy=self.strategy,
+            selection=self.pick,
         )
 
     def _save_strategy(self, force: bool = False) -> None:
@@ -311,13 +322,14 @@ class Search:
         self.ledger.add(row["wall_s"] or 0.0, row["cpus"] or 0.0, row["gpus"] or 0.0, status, row["cached"])
         if (
             row["status"] in ("ok", "stopped")
+            and row["source"] != SELECT  # a score at another fidelity or seed: the selection's
             and row["score"] is not None
             and (self.best_row is None or row["score"] > self.best_row["score"])
         ):
             self.best_row = row
 
     def _feed(self, row: dict[str, Any]) -> None:
-        if self.strategy is None or row["choices"] is None:
+        if self.strategy is None or row["choices"] is None or row["source"] == SELECT:
             return
         score = row["score"] if row["status"] in ("ok", "stopped") else None
         self.strategy.observe(row["choices"], score, row_costs(row))
@@ -326,7 +338,7 @@ class Search:
         """Append ``row``, book it, show it to the strategy when it is final, and save the strategy's state;
         True when the row is a transient failure to retry."""
         row["session"] = self.session
-        retry = self.retries.book(row)
+        retry = row["source"] != SELECT and self.retries.book(row)
         if self.retries.gave_up(row):
             row["error"] = (
                 f"{row['error']} (gave up after {self.config.max_retries + 1} attempts; --resume retries)"
@@ -340,7 +352,7 @@ class Search:
             self._feed(row)
         self._observed = len(self.table.rows)
         self._save_strategy()
-        if row["key"] and not row["cached"] and row["status"] != "transient":
+        if row["key"] and not row["cached"] and row["status"] != "transient" and row["source"] != SELECT:
             self.cache.setdefault(row["key"], row)
         self.flush()
         self.progress.update()
@@ -357,17 +369,29 @@ class Search:
         return key
 
     def next_job(self, running: int = 0) -> Job | None:
-        """The next trial to launch, or None when the search should launch no more (budget, exhausted grid,
-        a strategy that only proposes evaluated candidates). Cached candidates are recorded on the way."""
+        """The next trial to launch, or None: when :attr:`finished`, the run launches no more (budget,
+        exhausted grid, a strategy that only proposes evaluated candidates, the selection done); else a
+        selection rung waits for its trials in flight. Cached candidates are recorded on the way."""
         if not self._screened:
             raise RuntimeError("the run's pre-screen has not run: call Search.prescreen() first")
         self._tick()
+        job = None if self.search_done else self._next_search_job(running)
+        if job is None:
+            self.search_done = True
+            job = self._next_selection_job(running)
+        if job is None and self.finished:
+            self.flush(force=True)
+        return job
+
+    def _next_search_job(self, running: int) -> Job | None:
+        budget = self.search_budget
         while self.stop_reason is None:
             # duplicates waiting for a candidate in flight cost nothing and are no evaluation: not counted
-            if self.budget and not self.budget.allows_launch(
+            if budget and not budget.allows_launch(
                 self.ledger, running, self.config.gpus_per_trial, self.config.cpus_per_trial
             ):
-                self.stop_reason = f"budget {self.budget.text} reached"
+                share = "" if budget is self.budget else " (the search's share; the rest is the selection's)"
+                self.stop_reason = f"budget {budget.text} reached{share}"
                 break
             if self.retry_queue:
                 return self._start(*self.retry_queue.pop(0))
@@ -379,8 +403,45 @@ class Search:
             job = self._job(candidate)
             if self._launch(job, candidate.name):
                 return job
-        self.flush(force=True)
         return None
+
+    # ---- the selection
+    def _next_selection_job(self, running: int) -> Job | None:
+        """The selection's next re-evaluation (:mod:`nas.search.selection`); None while its rung waits
+        for trials in flight, or, with :attr:`finished` set, when the pick is made."""
+        if self.selection is None or self.broken is not None or self.finished:
+            self.finished = True
+            return None
+        progress = self.selection.progress(self.table.rows, list(self.selecting.values()))
+        if progress.done:
+            return self._picked(progress, "done")
+        if not progress.needs:
+            return None  # the rung's last trials are running
+        overrides = getattr(self.config.objective, "train_overrides", {})
+        need = self.selection.next_need(self.table.rows, progress, overrides)
+        c = self.config
+        if self.budget and not self.budget.fits(
+            self.ledger, running, need.jobs, need.wall_s, c.cpus_per_trial, c.gpus_per_trial
+        ):
+            if running:
+                return None  # what runs may still finish the rung
+            return self._picked(progress, f"the budget's reserve does not fit rung {need.index + 1}")
+        job = need.job(self.next_id, c.seed * 100_003 + self.next_id, c.cpus_per_trial, c.gpus_per_trial)
+        self.next_id += 1
+        self.selecting[job.trial_id] = (job.key, need.index)
+        return self._start(replace(job, profile=self.profile), need.row["name"] or "")
+
+    def _picked(self, progress: Any, status: str) -> None:
+        """Make the pick: ``best.json``'s best is now the selection's choice, with its evidence."""
+        assert self.selection is not None
+        self.pick = self.selection.evidence(self.table.rows, progress, status)
+        if (key := self.selection.pick(progress)) is not None:
+            self.best_row = dict(self.selection.search_trials(self.table.rows)[key])
+        where = "" if status == "done" else f"{status}; "
+        self.stop_reason = (
+            f"{self.stop_reason or 'search done'}; selection: {where}picked at {self.pick['pick_fidelity']}"
+        )
+        self.finished = True
 
     def _propose(self) -> Candidate | None:
         """A seed point, else the strategy's proposal; None (``stop_reason`` set) when there is none left."""
@@ -479,6 +540,9 @@ class Search:
             result = replace(result, wall_s=max(0.0, now() - started))
         name = self._names.pop(job.trial_id, "")
         row = result_row(job, name, result, started)
+        if self.selecting.pop(job.trial_id, None) is not None:
+            self._record(row)  # the selection re-issues an evaluation that failed transiently
+            return
         if self._record(row):
             retry = replace(job, trial_id=self.next_id, source=RETRY, attempt=self.retries.attempt(job.key))
             self.next_id += 1
@@ -524,6 +588,7 @@ class Search:
             "cpu_hours": round(led.cpu_hours, 6),
             "elapsed_s": round(led.elapsed_s, 2),
             "stop_reason": self.stop_reason,
+            "pick": self.pick and {k: self.pick[k] for k in ("pick", "pick_fidelity", "status")},
         }
 
 

@@ -133,6 +133,8 @@ def _searcher_class() -> type:
             if self.done:
                 return Searcher.FINISHED
             job = self.search.next_job(running=len(self.jobs))
+            if job is None and not self.search.finished:
+                return None  # a selection rung waits for its trials in flight: Tune asks again
             if job is None:
                 self.done = True
                 self.search.progress.update(running=len(self.jobs), force=True)
@@ -292,7 +294,7 @@ def run_ray(search: Search) -> None:
         search.progress.update(running=0, force=True)
         _fit(search, tuner)
         # Trials Tune stopped without a result (an interrupt) are not recorded: --resume runs them again.
-        if not searcher.done and search.stop_reason is None:
+        if not searcher.done and not search.finished:
             search.stop_reason = "interrupted"
 
 

@@ -33,6 +33,7 @@ from nas.search.final import (
     read_run,
 )
 from nas.search.objectives import FAILED
+from nas.search.trials import search_rows
 from nas.stats import finite_or_none, is_finite, rank_agreement
 from nas.truth import DEFAULT_TARGET_COLUMN, load_truth
 
@@ -84,7 +85,8 @@ def report(
     top: int = 10,
 ) -> dict[str, Any]:
     """The report of a run as a dict (see the module docstring; :func:`format_report` renders it)."""
-    directory, config, rows = read_run(run_dir)
+    directory, config, every = read_run(run_dir)
+    rows = search_rows(every)  # the selection's re-evaluations are scores at other fidelities: apart
     if top < 0:
         raise ConfigError("top", f"must be >= 0, got {top}")
     objective = config.get("objective") or {}
@@ -92,6 +94,7 @@ def report(
     counts = {s: sum(r["status"] == s for r in evaluated) for s in ("ok", "stopped")}
     counts["failed"] = sum(r["status"] in FAILED for r in evaluated)  # errors and transient failures
     counts.update(total=len(rows), evaluated=len(evaluated), cached=len(rows) - len(evaluated))
+    counts["selection"] = len(every) - len(rows)
     ran = [r for r in rows if r["status"] == "ok" and r["score"] is not None and not r["cached"]]
     ranked = sorted(ran, key=lambda r: (-r["score"], r["trial_id"]))
     scored = [r for r in rows if r["status"] in ("ok", "stopped") and r["score"] is not None]
@@ -104,7 +107,7 @@ def report(
         "strategy": config.get("strategy"),
         "objective": proxy_label(objective),
         "trials": counts,
-        "cost": _cost(directory, rows),
+        "cost": _cost(directory, every),
         "best": _trial(best) if best else None,
         "top": [_trial(r) for r in ranked[:top]],
     }
@@ -125,7 +128,34 @@ def report(
     if rungs:
         agreement["rungs"] = rungs
     out["agreement"] = agreement
+    selection = _selection(directory, ran, truth_of)
+    if selection:
+        out["selection"] = selection
+        pick = next((r for r in ran if r["trial_id"] == (selection["pick"] or {}).get("trial_id")), None)
+        out["best"] = _trial(pick) if pick else out["best"]
     return out
+
+
+def _selection(
+    directory: Path, ran: Sequence[Mapping[str, Any]], truth_of: Mapping[int, float]
+) -> dict[str, Any] | None:
+    """``best.json``'s selection evidence, with the truth of each candidate when it is known."""
+    path = directory / "best.json"
+    sel = (read_json(path) if path.is_file() else {}).get("selection")
+    if not isinstance(sel, dict):
+        return None
+    sel = dict(sel)
+    if truth_of:
+        for rung in sel.get("rungs") or []:
+            for c in rung.get("candidates") or []:
+                c["truth"] = truth_of.get(c.get("trial_id"))
+        best = max(ran, key=lambda r: (r["score"], -r["trial_id"]), default=None)
+        sel["truth"] = {
+            "pick": truth_of.get((sel.get("pick") or {}).get("trial_id")),
+            "best_proxy_score": None if best is None else truth_of.get(best["trial_id"]),
+            "best_trained": max(truth_of.values(), default=None),
+        }
+    return sel
 
 
 def truth_scores(
@@ -248,6 +278,27 @@ def format_score(v: float) -> str:
     return f"{v:.4f}" if abs(v) < 1e6 else f"{v:.4g}"
 
 
+def _format_selection(sel: Mapping[str, Any], rows: int) -> list[str]:
+    lines = [f"selection ({sel['plan']}; {rows} re-evaluations; {sel['status']})"]
+    for rung in sel.get("rungs") or []:
+        parts = []
+        for c in rung["candidates"]:
+            ci = f" ± {c['ci95']:.2f}" if c.get("ci95") is not None else ""
+            truth = f" [truth {c['truth']:.2f}]" if c.get("truth") is not None else ""
+            parts.append(f"#{c['trial_id']} {c['mean']:.3f}{ci}{truth}{' kept' if c['kept'] else ''}")
+        done = "" if rung["complete"] else " (incomplete)"
+        lines.append(f"  rung {rung['rung']} {rung['fidelity']}{done}: " + "; ".join(parts))
+    pick = sel.get("pick") or {}
+    lines.append(f"  pick #{pick.get('trial_id')} at {sel['pick_fidelity']}")
+    t = sel.get("truth")
+    if t:
+        lines.append(
+            f"  truth: pick {_f(t['pick'], '.2f')}, best proxy score {_f(t['best_proxy_score'], '.2f')}, "
+            f"best trained {_f(t['best_trained'], '.2f')}"
+        )
+    return lines
+
+
 def format_report(rep: Mapping[str, Any]) -> str:
     t, c = rep["trials"], rep["cost"]
     what = rep["strategy"] or rep["kind"]
@@ -255,16 +306,19 @@ def format_report(rep: Mapping[str, Any]) -> str:
         f"run {rep['run']} ({rep['dir']})",
         f"  space {rep['space'] or '-'} · strategy {what} · objective {rep['objective']}",
         f"  trials {t['evaluated']} evaluated: ok {t['ok']}, failed {t['failed']}, stopped {t['stopped']}; "
-        f"{t['cached']} duplicates answered from the cache ({t['total']} proposals)",
+        f"{t['cached']} duplicates answered from the cache ({t['total']} proposals)"
+        + (f"; {t['selection']} re-evaluations in the selection" if t.get("selection") else ""),
         f"  budget {c['budget'] or '-'}"
         + (f" (used {c['used']})" if c["used"] else "")
         + f" · {c['device_hours']:.4g} device-h ({c['gpu_hours']:.4g} gpuh, {c['cpu_hours']:.4g} cpuh)"
         f" · elapsed {c['elapsed_s']:.1f}s",
     ]
-    b = rep["best"]
+    b, sel = rep["best"], rep.get("selection")
     if b:
+        at = f" (picked at {sel['pick_fidelity']})" if sel else ""
         lines.append(
-            f"  best #{b['trial_id']} score {format_score(b['score'])}: {b['arch'] or b['name'] or b['key']}"
+            f"  best #{b['trial_id']} score {format_score(b['score'])}{at}: "
+            f"{b['arch'] or b['name'] or b['key']}"
         )
     if rep["top"]:
         lines.append(f"top {len(rep['top'])} trials")
@@ -274,6 +328,8 @@ def format_report(rep: Mapping[str, Any]) -> str:
                 f"  {r['trial_id']:>6d} {format_score(r['score']):>9s} {_f(r['params'], 'd'):>10s} "
                 f"{_f(r['macs'], 'd'):>12s}  {r['arch'] or r['name'] or r['key']}"
             )
+    if sel:
+        lines += _format_selection(sel, t.get("selection", 0))
     a = rep["agreement"]
     if a.get("proxy_target"):
         lines.append("agreement: proxy → target (final.csv, target averaged over seeds per candidate)")

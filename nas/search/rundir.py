@@ -39,7 +39,7 @@ from nas.search.budget import Ledger
 from nas.search.config import SearchConfig
 from nas.search.durable import StateFileError, read_json, set_aside, warn, write_json
 from nas.search.strategies import Strategy
-from nas.search.trials import now, pareto_front
+from nas.search.trials import now, pareto_front, search_rows
 
 BEST_FIELDS = ("trial_id", "score", "key", "arch", "name", "params", "macs", "choices", "metrics", "source")
 
@@ -319,8 +319,10 @@ def write_best(
     rows: Sequence[Mapping[str, Any]],
     cost: str | None,
     strategy: Strategy | None,
+    selection: Mapping[str, Any] | None = None,
 ) -> None:
-    """``best.json``: counts, the best trial, the Pareto front over ``cost`` and the strategy's summary."""
+    """``best.json``: counts, the best trial (the selection's pick once it is made, with its evidence),
+    the Pareto front over ``cost`` (of the search's own trials) and the strategy's summary."""
     d: dict[str, Any] = {
         "run": directory.name,
         "trials": ledger.trials,
@@ -333,10 +335,14 @@ def write_best(
     if best is not None:
         d["best"] = {k: best.get(k) for k in BEST_FIELDS}
         d["best"]["genotype"] = json.loads(best["genotype"]) if best.get("genotype") else None
+        if selection is not None:
+            d["best"]["picked_at"] = selection["pick_fidelity"]
+    if selection is not None:
+        d["selection"] = dict(selection)
     if cost:
         d["pareto_front"] = {
             "objectives": ["score (max)", f"{cost} (min)"],
-            "points": pareto_front(rows, cost),
+            "points": pareto_front(search_rows(rows), cost),
         }
     if strategy is not None:
         d.update(strategy.summary())

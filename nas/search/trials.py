@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
 
@@ -64,6 +64,10 @@ _FLOAT_COLS = (
     "finished_at",
 )
 _INT_COLS = ("trial_id", "cached_from", "parent", "params", "macs", "epochs", "session")
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
+#: the ``source`` of a selection stage's re-evaluation (:mod:`nas.search.selection`): a score at another
+#: fidelity or seed, never a search trial of its own
+SELECT = "select"
 #: the columns of tables written before ``parent`` existed: read, and rewritten with the current header
 LEGACY_COLUMNS = [c for c in COLUMNS if c != "parent"]
 
@@ -304,6 +308,11 @@ class TrialsTable:
         self._dirty = False
 
 
+def search_rows(rows: Sequence[RowT]) -> list[RowT]:
+    """The rows of the search phase: without the selection's re-evaluations (scores at other fidelities)."""
+    return [r for r in rows if r.get("source") != SELECT]
+
+
 def row_costs(row: Mapping[str, Any]) -> dict[str, float]:
     """A row's numeric metrics plus its params and MACs (what a multi-objective strategy can minimise)."""
     out = {
@@ -434,6 +443,8 @@ def result_row(job: Job, name: str, result: Result, started: float) -> dict[str,
     wall = float(result.wall_s) + float(result.metrics.get("simulated_s") or 0.0)
     gh, ch = wall * job.gpus / 3600.0, wall * job.cpus / 3600.0
     m = dict(result.metrics)
+    if job.select is not None:
+        m["selection"] = dict(job.select)
     row.update(
         status=status,
         cached=False,

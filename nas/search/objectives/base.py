@@ -64,6 +64,8 @@ class Job:
     zc_known: dict[str, float] = field(default_factory=dict)  # zc_<name> already measured (pre-screen)
     attempt: int = 0  # earlier transient failures of this candidate (0: the first try)
     parent: int | None = None  # trial id of the point the strategy derived it from (a mutation's parent)
+    fidelity: dict[str, Any] | None = None  # {"preset": NAME}: evaluate at another preset (the selection)
+    select: dict[str, Any] | None = None  # a selection re-evaluation: {"rung": R, "fidelity": NAME}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from typing import Any
 
@@ -17,7 +18,8 @@ class SyntheticObjective(Objective):
     """A deterministic, smooth pseudo-accuracy of the choices (no data, no training): each (dimension,
     option) pair adds a fixed pseudo-random amount, so one mutation changes the score a little. For
     benchmarking the framework and the strategies. ``sleep`` seconds per trial simulate work; with
-    ``epochs`` > 0 the trial reports a learning curve that rises to the score (for ASHA)."""
+    ``epochs`` > 0 the trial reports a learning curve that rises to the score (for ASHA); ``noise`` > 0
+    adds Gaussian noise of that σ drawn from the trial's seed (a proxy's seed noise, for the selection)."""
 
     kind = "synthetic"
 
@@ -25,10 +27,11 @@ class SyntheticObjective(Objective):
     def from_config(
         cls, config: SyntheticObjectiveConfig, space: SearchSpace, context: RunContext
     ) -> Objective:
-        return cls(sleep=config.sleep, epochs=config.epochs)
+        return cls(sleep=config.sleep, epochs=config.epochs, noise=config.noise)
 
-    def __init__(self, seed: int = 0, sleep: float = 0.0, epochs: int = 0) -> None:
+    def __init__(self, seed: int = 0, sleep: float = 0.0, epochs: int = 0, noise: float = 0.0) -> None:
         self.seed = int(seed)
+        self.noise = float(noise)
         self.sleep = float(sleep)
         self.epochs = int(epochs)
         self.reports_epochs = self.epochs > 0
@@ -45,6 +48,8 @@ class SyntheticObjective(Objective):
 
     def evaluate(self, job: Job, report: Report) -> dict[str, Any]:
         final = self.score(job)
+        if self.noise:
+            final += self.noise * random.Random(f"noise:{self.seed}:{job.seed}").gauss(0.0, 1.0)
         for e in range(1, self.epochs + 1):
             if self.sleep:
                 time.sleep(self.sleep / self.epochs)
@@ -54,4 +59,10 @@ class SyntheticObjective(Objective):
         return {"score": final}
 
     def config(self) -> dict[str, Any]:
-        return {"kind": self.kind, "seed": self.seed, "sleep": self.sleep, "epochs": self.epochs}
+        return {
+            "kind": self.kind,
+            "seed": self.seed,
+            "sleep": self.sleep,
+            "epochs": self.epochs,
+            **({"noise": self.noise} if self.noise else {}),
+        }

@@ -70,9 +70,9 @@ class TrainObjective(Objective):
         built: dict[str, Any] = {}
         if self.as_built and isinstance(genotype, Network):
             built = {"image_size": genotype.input_size[1], "cells": None, "width": None}
-        preset = get_preset(
-            self.preset, **{**self.overrides, **built, "seed": job.seed, "evaluate_test": False}
-        )
+        name = (job.fidelity or {}).get("preset") or self.preset
+        overrides = self.overrides if name == self.preset else {}  # a selection rung: the preset as it is
+        preset = get_preset(name, **{**overrides, **built, "seed": job.seed, "evaluate_test": False})
         data = self._load(preset)
         net = fit_genotype(genotype, data.num_classes, data.image_size, aux=preset.aux_weight > 0)
         full = describe(net.replace(aux=()))
@@ -113,7 +113,7 @@ class TrainObjective(Objective):
             macs=int(full["macs"]),
             proxy_params=r.get("params"),
             proxy_macs=r.get("macs"),
-            preset=self.preset,
+            preset=name,
             curve=curve,
         )
         return out
