@@ -412,6 +412,8 @@ class Search:
         if self.selection is None or self.broken is not None or self.finished:
             self.finished = True
             return None
+        if running > len(self.selecting):
+            return None  # the search's last trials still run: the entrants are not known yet
         progress = self.selection.progress(self.table.rows, list(self.selecting.values()))
         if progress.done:
             return self._picked(progress, "done")

@@ -14,7 +14,7 @@ from nas.core.errors import ConfigError
 from nas.train.presets import PRESETS, get_preset
 
 #: what ``--select`` means when it is not given, for a training objective (tuned: CALIBRATION.md)
-DEFAULT_SELECT = "top=6,eta=3,reserve=0.4,rungs=3+confirm"
+DEFAULT_SELECT = "top=3,eta=3,reserve=0.45,rungs=confirm"
 OFF = ("off", "none", "no")
 
 
@@ -39,10 +39,10 @@ class SelectionPlan:
     """``top`` candidates enter; each rung keeps ``ceil(n / eta)``; ``reserve`` of every budget limit is
     held back from the search phase for the selection."""
 
-    top: int = 6
+    top: int = 3
     eta: float = 3.0
-    reserve: float = 0.4
-    rungs: tuple[Rung, ...] = (Rung(3), Rung(1, "confirm"))
+    reserve: float = 0.45
+    rungs: tuple[Rung, ...] = (Rung(1, "confirm"),)
 
     @classmethod
     def parse(cls, text: str, base_preset: str | None = None) -> SelectionPlan | None:

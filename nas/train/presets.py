@@ -20,8 +20,9 @@ other width and the stem's absolute channel counts scaled alike) shrink a networ
   On one sample of 50 NB201 architectures: ρ 0.92 [0.82, 0.96] at ≈ 590 CPU-s per candidate.
 * ``confirm`` — ``small``'s training scored with ``rank``'s size term (+ 5 · log10 parameters): the
   selection stage's stronger fidelity (``nas search --select``). On the 50 architectures of ``small``'s
-  calibration, the best of random pools of 20 by this score is 0.29 points below the pool's true best,
-  against 0.43 for ``small`` alone and 1.50 for ``rank`` (``benchmarks/bench_selection.py``).
+  calibration, retraining the 3 best by ``rank`` of a random pool of 20 with it and picking the best
+  lands 0.30 points below the pool's true best, against 0.44 with ``small``'s bare accuracy and 1.56 for
+  ``rank``'s own pick (``benchmarks/bench_selection.py``).
 * ``medium`` — a stronger proxy: 14 cells at C=24, 50 epochs on the full training split (a GPU
   preset, ≈ 7 CPU-h per NB201 candidate on a CPU; not calibrated yet).
 * ``full``   — the DARTS CIFAR protocol for final training: the architecture as written (e.g. 20 cells
