@@ -195,10 +195,22 @@ def test_budget_split_and_fit() -> None:
     assert [(lim.kind, lim.amount) for lim in s.limits] == [("cpuh", 1.3), ("trials", 19.0), ("wall", 2340.0)]
     assert s.text == "1.3cpuh,19trials,2340s"
     led = Ledger(cpu_hours=1.5, launched=20, elapsed_s=1000.0)
-    assert not b.fits(led, running=0, jobs=4, wall_s=1800.0, cpus=1.0, gpus=0.0)  # 1.5 + 4 × 0.5 h > 2
-    assert b.fits(led, running=0, jobs=1, wall_s=1800.0, cpus=1.0, gpus=0.0)
-    assert not b.fits(led, running=1, jobs=1, wall_s=1800.0, cpus=1.0, gpus=0.0)
-    assert not b.fits(led, running=0, jobs=11, wall_s=1.0, cpus=1.0, gpus=0.0)  # 20 + 11 > 30 trials
+    assert b.fits(led, [900.0, 900.0], cpus=1.0, gpus=0.0)  # 1.5 + 0.5 cpuh
+    assert not b.fits(led, [900.0, 900.0, 900.0], cpus=1.0, gpus=0.0)  # 1.5 + 0.75 > 2 cpuh
+    assert not b.fits(led, [1.0] * 11, cpus=1.0, gpus=0.0)  # 20 + 11 > 30 trials
+    assert not b.fits(led, [2700.0], cpus=0.1, gpus=0.0)  # 1000 s + 2700 s > 1 h of wall time
+
+
+def test_a_rung_evaluates_as_many_survivors_as_fit_the_reserve(tmp_path) -> None:
+    s = run_search(_config(tmp_path, select="top=6,eta=2,reserve=0.3,rungs=3"))
+    sel = [r for r in s.table.rows if r["source"] == "select"]
+    assert s.ledger.evaluations - len(sel) == 21  # the search's share of 30
+    assert len(sel) == 8 and {r["metrics"]["selection"]["size"] for r in sel} == {4}  # 9 left: 4 × 2 fit
+    best = json.loads((tmp_path / "r" / "best.json").read_text())
+    (rung,) = best["selection"]["rungs"]
+    assert len(rung["candidates"]) == 4 and rung["complete"]
+    search = sorted((r for r in s.table.rows if r["source"] != "select"), key=lambda r: -r["score"])
+    assert {c["trial_id"] for c in rung["candidates"]} == {r["trial_id"] for r in search[:4]}  # the best 4
 
 
 @pytest.mark.slow

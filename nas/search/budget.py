@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,16 +156,15 @@ class Budget:
             limits.append(Limit(lim.kind, amount, _amount_text(lim.kind, amount)))
         return Budget(tuple(limits), ",".join(lim.text for lim in limits))
 
-    def fits(self, ledger: Ledger, running: int, jobs: int, wall_s: float, cpus: float, gpus: float) -> bool:
-        """Would ``jobs`` more trials of ``wall_s`` seconds each (after the ``running`` ones, estimated
-        alike) stay within every limit? The wall-clock limit only needs one of them to end in time."""
+    def fits(self, ledger: Ledger, walls: Sequence[float], cpus: float, gpus: float) -> bool:
+        """Would trials of ``walls`` seconds each (they may run side by side) stay within every limit?"""
         for lim in self.limits:
             if lim.kind == "trials":
-                need = jobs + running
+                need = float(len(walls))
             elif lim.kind == "wall":
-                need = wall_s
+                need = max(walls, default=0.0)
             else:
-                need = (running + jobs) * wall_s * (gpus if lim.kind == "gpuh" else cpus) / 3600.0
+                need = sum(walls) * (gpus if lim.kind == "gpuh" else cpus) / 3600.0
             if lim.used(ledger) + need > lim.amount:
                 return False
         return True

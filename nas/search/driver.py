@@ -160,6 +160,7 @@ class Search:
         # the search phase stops at its share of the budget; the rest is the selection's reserve
         self.search_budget = self.budget.scaled(1 - plan.reserve) if plan and self.budget else self.budget
         self.selecting: dict[int, tuple[str, int]] = {}  # selection trials in flight: id → (key, rung)
+        self.rung_sizes: dict[int, int] = {}  # rung index → survivors it evaluates (what fit the budget)
         self.search_done = self.finished = False  # the search phase / the run launch no more trials
         self.pick: dict[str, Any] | None = None  # the selection's evidence (best.json)
 
@@ -414,20 +415,22 @@ class Search:
             return None
         if running > len(self.selecting):
             return None  # the search's last trials still run: the entrants are not known yet
-        progress = self.selection.progress(self.table.rows, list(self.selecting.values()))
+        rows, c = self.table.rows, self.config
+        progress = self.selection.progress(rows, list(self.selecting.values()), self.rung_sizes)
         if progress.done:
             return self._picked(progress, "done")
         if not progress.needs:
             return None  # the rung's last trials are running
-        overrides = getattr(self.config.objective, "train_overrides", {})
-        need = self.selection.next_need(self.table.rows, progress, overrides)
-        c = self.config
-        if self.budget and not self.budget.fits(
-            self.ledger, running, need.jobs, need.wall_s, c.cpus_per_trial, c.gpus_per_trial
-        ):
-            if running:
-                return None  # what runs may still finish the rung
-            return self._picked(progress, f"the budget's reserve does not fit rung {need.index + 1}")
+        index = progress.needs[0][1]
+        if index not in self.rung_sizes and not progress.started:  # a new rung: the best that fit the rest
+            size = self.selection.rung_size(rows, progress, self.budget, self.ledger, c)
+            if size is None:
+                return self._picked(progress, f"the budget's reserve does not fit rung {index + 1}")
+            self.rung_sizes[index] = size
+            return self._next_selection_job(running)
+        if self.budget and self.budget.exhausted_by(self.ledger):
+            return None if running else self._picked(progress, f"the budget ran out in rung {index + 1}")
+        need = self.selection.next_need(rows, progress)
         job = need.job(self.next_id, c.seed * 100_003 + self.next_id, c.cpus_per_trial, c.gpus_per_trial)
         self.next_id += 1
         self.selecting[job.trial_id] = (job.key, need.index)
@@ -439,10 +442,8 @@ class Search:
         self.pick = self.selection.evidence(self.table.rows, progress, status)
         if (key := self.selection.pick(progress)) is not None:
             self.best_row = dict(self.selection.search_trials(self.table.rows)[key])
-        where = "" if status == "done" else f"{status}; "
-        self.stop_reason = (
-            f"{self.stop_reason or 'search done'}; selection: {where}picked at {self.pick['pick_fidelity']}"
-        )
+        where = ("" if status == "done" else f"{status}; ") + f"picked at {self.pick['pick_fidelity']}"
+        self.stop_reason = f"{self.stop_reason or 'search done'}; selection: {where}"
         self.finished = True
 
     def _propose(self) -> Candidate | None:

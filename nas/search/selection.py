@@ -18,10 +18,12 @@ first seed at rung 1 when that rung keeps the search's preset.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nas.search.budget import Budget, Ledger
 from nas.search.objectives.base import Job
 from nas.search.selection_plan import Rung, SelectionPlan, cost_ratio
 from nas.search.trials import SELECT, pareto_front, search_rows
@@ -62,15 +64,13 @@ class Progress:
 
 @dataclass
 class Need:
-    """The selection's next evaluation: ``row``'s candidate at ``rung`` (index ``index``); ``jobs``
-    evaluations of about ``wall_s`` seconds each must fit the budget first (all of a rung that has not
-    started: a rung starts only when it fits whole)."""
+    """The selection's next evaluation: ``row``'s candidate at ``rung`` (index ``index``, evaluating
+    ``size`` survivors)."""
 
     row: Mapping[str, Any]
     rung: Rung
     index: int
-    jobs: int
-    wall_s: float
+    size: int  # survivors the rung evaluates
 
     def job(self, trial_id: int, seed: int, cpus: float, gpus: float) -> Job:
         r = self.row
@@ -78,7 +78,7 @@ class Need:
             trial_id=trial_id, key=r["key"], genotype=r["genotype"], choices=r["choices"], arch=r["arch"],
             source=SELECT, seed=seed, cpus=cpus, gpus=gpus,
             fidelity={"preset": self.rung.preset} if self.rung.preset else None,
-            select={"rung": self.index + 1, "fidelity": self.rung.fidelity},
+            select={"rung": self.index + 1, "fidelity": self.rung.fidelity, "size": self.size},
         )  # fmt: skip
 
 
@@ -108,11 +108,17 @@ class Selection:
             ranked = [r for r in ranked if r["key"] in front] + [r for r in ranked if r["key"] not in front]
         return [r["key"] for r in ranked[: self.plan.top]]
 
-    def progress(self, rows: Sequence[Mapping[str, Any]], inflight: Collection[tuple[str, int]]) -> Progress:
-        """The selection's state from the table's ``rows`` and the ``(key, rung)`` evaluations in flight."""
+    def progress(
+        self, rows: Sequence[Mapping[str, Any]], inflight: Collection[tuple[str, int]],
+        sizes: Mapping[int, int] | None = None,
+    ) -> Progress:  # fmt: skip
+        """The selection's state from the table's ``rows``, the ``(key, rung)`` evaluations in flight and
+        the number of survivors each rung evaluates (``sizes``, by rung index; a rung's rows record theirs;
+        unknown for a rung not started: :attr:`Progress.needs` then holds all its survivors')."""
         found = self.search_trials(rows)
         entrants = self.entrants(rows)
         outcomes = _outcomes(rows, found)
+        sizes = {**_sizes(rows), **(sizes or {})}
         survivors, done, rungs, needs = entrants, len(entrants) < 2, [], []
         for i, rung in enumerate(self.plan.rungs):
             if done:
@@ -120,6 +126,7 @@ class Selection:
             res = RungResult(i + 1, rung.label(self.base), rung.fidelity)
             rungs.append(res)
             busy = [k for k, r in inflight if r == i]
+            survivors = survivors[: sizes.get(i, len(survivors))]
             for k in survivors:
                 ok, errors, transient = outcomes.get((k, rung.fidelity), ([], 0, 0))
                 if errors or (transient >= self.max_attempts and len(ok) < rung.seeds):
@@ -138,15 +145,30 @@ class Selection:
             done = len(survivors) <= 1
         return Progress(entrants, rungs, [], True)
 
-    def next_need(
-        self, rows: Sequence[Mapping[str, Any]], progress: Progress, overrides: Mapping[str, Any]
-    ) -> Need:
-        """The first of ``progress.needs`` (there must be one) with its expected cost."""
+    def next_need(self, rows: Sequence[Mapping[str, Any]], progress: Progress) -> Need:
+        """The first of ``progress.needs`` (there must be one; its rung's size is known)."""
         key, index = progress.needs[0]
-        rung = self.plan.rungs[index]
-        row = self.search_trials(rows)[key]
-        wall = self.expected_wall(rows, row, rung.preset, overrides)
-        return Need(row, rung, index, 1 if progress.started else len(progress.needs), wall)
+        res = progress.rungs[-1]
+        return Need(
+            self.search_trials(rows)[key], self.plan.rungs[index], index, len(res.scores) + len(res.failed)
+        )
+
+    def rung_size(
+        self, rows: Sequence[Mapping[str, Any]], progress: Progress, budget: Budget | None, ledger: Ledger,
+        config: Any,
+    ) -> int | None:  # fmt: skip
+        """How many of the current (not started) rung's survivors, best first, it evaluates: as many as
+        fit the rest of the budget at their expected cost, None when fewer than two do."""
+        found, rung = self.search_trials(rows), self.plan.rungs[progress.needs[0][1]]
+        overrides = getattr(config.objective, "train_overrides", {})
+        count = Counter(k for k, _ in progress.needs)  # each survivor's evaluations, best survivor first
+        jobs = [[self.expected_wall(rows, found[k], rung.preset, overrides)] * n for k, n in count.items()]
+        fit = [
+            m for m in range(2, len(jobs) + 1)
+            if budget is None
+            or budget.fits(ledger, sum(jobs[:m], []), config.cpus_per_trial, config.gpus_per_trial)
+        ]  # fmt: skip
+        return fit[-1] if fit else None
 
     def expected_wall(
         self, rows: Sequence[Mapping[str, Any]], row: Mapping[str, Any], preset: str | None,
@@ -223,6 +245,16 @@ def _outcomes(
 
 def _fidelity(row: Mapping[str, Any]) -> str:
     return str(((row.get("metrics") or {}).get("selection") or {}).get("fidelity") or "")
+
+
+def _sizes(rows: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Rung index → the survivors it evaluates, as its rows record it."""
+    out = {}
+    for r in rows:
+        sel = (r.get("metrics") or {}).get("selection") if r.get("source") == SELECT else None
+        if sel and sel.get("size") and sel.get("rung"):
+            out.setdefault(int(sel["rung"]) - 1, int(sel["size"]))
+    return out
 
 
 def _rung_of(row: Mapping[str, Any]) -> int | None:
