@@ -43,6 +43,7 @@ from nas.core.errors import ConfigError
 from nas.core.space import SearchSpace, get_space
 from nas.data.batch import load_image_batch
 from nas.stats import rho_so_far
+from nas.train.threads import torch_threads
 from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN, load_truth, sample_rows
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -185,14 +186,10 @@ def run_calibration(
         if progress and len(log):
             progress(f"resuming: {len(log)} training evaluations from {config.journal}")
     old_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         batch = _proxy_batch(config, space, sample, batch)
         scored = _score_zero_cost(config, sample, batch, progress)
         scored.update(_score_training(config, sample, trainer, log, progress))
-    finally:
-        torch.set_num_threads(old_threads)
     last = {n: results[-1] for n, results in scored.items()}
     return Calibration(
         space=space.name,

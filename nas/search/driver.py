@@ -210,10 +210,11 @@ class Search:
         path = self.dir / "prescreen.csv"
         result = read_prescreen(path)
         if result is None:
-            rng = random.Random(f"prescreen:{self.config.seed}")
+            c = self.config
+            rng, threads = random.Random(f"prescreen:{c.seed}"), max(1, int(c.cpus_per_trial))
             result = run_prescreen(
                 self.space, plan.proxy, plan.n, rng, batch=self.batch_spec, seed=self.config.seed,
-                pool=self.objective.candidate_pool(self.space),
+                pool=self.objective.candidate_pool(self.space), threads=threads,
                 fmt=self._codec.format if self._codec is not None else None, progress=self._screen_progress,
             )  # fmt: skip
             for r in result.rows:

@@ -28,6 +28,7 @@ from nas.core.genotype import Genotype
 from nas.core.space import SearchSpace, get_space
 from nas.search.durable import StateFileError, replace_with
 from nas.search.zero_cost import BatchSource, check_data, check_proxy, score_genotype
+from nas.train.threads import torch_threads
 
 PRESCREEN_COLUMNS = ("rank", "score", "cpu_s", "key", "arch", "choices")
 
@@ -107,11 +108,13 @@ def run_prescreen(
     candidates: Sequence[Genotype] | None = None,
     fmt: Callable[[Mapping[str, Any]], str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
 ) -> Prescreened:
     """Score ``n`` distinct candidates with ``proxy``: sampled from ``space``, or drawn from ``pool`` (choice
     dicts, e.g. a tabular benchmark's rows), or exactly ``candidates`` (genotypes). ``batch``: the images
     for proxies that read them (see :func:`nas.search.zero_cost.score_genotype`); ``fmt``: choices → the
-    ``arch`` text of a row."""
+    ``arch`` text of a row; ``threads``: torch threads while scoring (the driver's: as many as a trial
+    holds, so the CPU-seconds charged to the budget are comparable)."""
     space = get_space(space)
     check_proxy(proxy, "prescreen")
     check_data([proxy], batch)
@@ -119,7 +122,8 @@ def run_prescreen(
     t0, w0 = time.process_time(), time.perf_counter()
     rows = []
     for i, (choices, g) in enumerate(picked):
-        r = score_genotype(g, [proxy], batch, seed)[proxy]
+        with torch_threads(threads):
+            r = score_genotype(g, [proxy], batch, seed)[proxy]
         arch = fmt(choices) if fmt and choices is not None else ""
         rows.append(
             {"score": r["score"], "cpu_s": r["cpu_s"], "arch": arch, "choices": choices, "genotype": g}
