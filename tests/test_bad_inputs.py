@@ -282,6 +282,16 @@ CASES = [
     case("draw resnet20 --network --cell stem -o {tmp}/x.png", "--cell"),
     case("draw --diff resnet20 nope -o {tmp}/x.png", "unknown architecture 'nope'"),
     case("draw -o {tmp}/x.png", "ARCH"),
+    # nas oneshot; the selection plan of nas search
+    case("oneshot --space nasnet --out {tmp}/o", "--space: invalid choice: 'nasnet'"),
+    case("oneshot --space nb201 --method nope --out {tmp}/o", "--method: invalid choice: 'nope'"),
+    case(
+        "search --space nb201 --objective synthetic --budget 2trials --select top=1 --out {tmp}/s", "--select"
+    ),
+    case(
+        "search --space nb201 --objective synthetic --budget 2trials --select rungs=small --out {tmp}/s",
+        "need a training objective",
+    ),
     # nas scale
     case("scale grid --base nope --objective synthetic --budget 2trials --out {tmp}/g", "nope"),
     case("scale sweep --base resnet20 --phi -1 --out {tmp}/s", "--phi"),

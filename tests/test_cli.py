@@ -128,7 +128,12 @@ def test_console_script_entry_point():
 
 # --- the parser: help, choices, one spelling per concept -------------------------------------------
 
-INTERNAL = {"--synthetic-sleep", "--synthetic-epochs", "--max-duplicates"}  # test-only, hidden on purpose
+INTERNAL = {
+    "--synthetic-sleep",
+    "--synthetic-epochs",
+    "--synthetic-noise",
+    "--max-duplicates",
+}  # test-only, hidden on purpose
 
 
 def _commands(parser=None, path=()):

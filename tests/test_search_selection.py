@@ -177,6 +177,9 @@ def test_which_runs_select_by_default(tmp_path) -> None:
     assert SearchConfig(objective={"kind": "synthetic"}, executor="inline").selection_plan is None
     assert SearchConfig(objective={"kind": "train"}, executor="inline", select="off").selection_plan is None
     assert SearchConfig(kind="baselines", strategy=None, executor="inline").selection_plan is None
+    assert (
+        SearchConfig(objective={"kind": "train"}, strategy="grid", executor="inline").selection_plan is None
+    )
     with pytest.raises(ConfigError, match="need a training objective"):
         SearchConfig(objective={"kind": "synthetic"}, executor="inline", select="rungs=small:1")
 

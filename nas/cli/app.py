@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import nas.oneshot.objective  # noqa: F401  (registers the supernet objective kind: its runs' config.json)
 from nas.cli.options import HELP_FORMAT, flag_for
 from nas.core.errors import ConfigError
 
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     "nas.cli.report",
     "nas.cli.compare",
     "nas.cli.ls",
+    "nas.cli.oneshot",
 )
 
 # OSError: a path the user gave that cannot be read or written (permissions, read-only or full disk)

@@ -353,7 +353,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
             proxy_batch=args.proxy_batch,
             prescreen=args.prescreen,
             train_top=args.train_top,
-            select=args.select,
+            select=getattr(args, "select", None),  # nas scale runs searches without the flag
         ),
     )
 

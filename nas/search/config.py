@@ -375,9 +375,14 @@ class SearchConfig:
 
     @property
     def selection_plan(self) -> SelectionPlan | None:
-        """The selection stage's plan (None: no selection): by default on for a training search."""
+        """The selection stage's plan (None: no selection): by default on for a training search (but for
+        a grid, whose points are the output: ``nas scale``)."""
         training = isinstance(self.objective, TrainObjectiveConfig)
-        if self.kind != "search" or not self.strategy or (self.select is None and not training):
+        if self.kind != "search" or not self.strategy:
+            return None
+        if self.select is None and (
+            not training or self.strategy == "grid"
+        ):  # a grid's points are its output
             return None
         base = self.objective.preset if training else None  # type: ignore[attr-defined]
         plan = SelectionPlan.parse(self.select if self.select is not None else DEFAULT_SELECT, base)
