@@ -5,9 +5,10 @@ proposal is the best, by an acquisition function, of many mutations of the best 
 * Encoding: one-hot of every choice (for cell spaces the adjacency encoding: one slot per edge × op);
   ``encoding="pairs"`` adds one slot per pair of dimensions × pair of options (the ops on two edges
   together: the space-agnostic stand-in for BANANAS's path encoding, whose length-2 paths it contains).
-* Ensemble: ``ensemble`` MLPs (two hidden layers of ``hidden`` units) trained together as one batched
-  network, full-batch Adam for ``epochs`` steps, on standardised scores; each member from its own random
-  init (BANANAS's source of ensemble spread). Retrained after every ``refit`` new scores (BANANAS
+* Ensemble (:class:`Surrogate`, also local search's ``order="predictor"``): ``ensemble`` MLPs (two
+  hidden layers of ``hidden`` units) trained together as one batched network, full-batch Adam for
+  ``epochs`` steps, on standardised scores; each member from its own random init (BANANAS's source of
+  ensemble spread). Retrained after every ``refit`` new scores (BANANAS
   retrains once per batch of proposals), seeded from the run seed and the number of scores, so the same
   observations give the same proposals (a resumed run refits the same network).
 * Candidates: ``candidates`` points, mutations (one or two changes) of the ``parents`` best observed points
@@ -29,7 +30,7 @@ seeds, nor did refitting every 2 scores (0.008 at twice the cost of init 5's 0.0
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -64,52 +65,30 @@ class Ensemble(torch.nn.Module):
         return h.squeeze(-1)
 
 
-@register_strategy
-class PredictorGuided(Strategy):
-    """BANANAS-style: a neural-predictor ensemble picks, among mutations of the best, what to try next."""
+class Surrogate:
+    """The ensemble regressor of score from choices: the encoding, the fit and the prediction, shared by
+    :class:`PredictorGuided` and predictor-guided local search (:mod:`.local_search`).
 
-    name = "bananas"
-    options = {
-        "init": 10,
-        "ensemble": 5,
-        "hidden": 32,
-        "epochs": 100,
-        "refit": 5,
-        "lr": 0.01,
-        "candidates": 100,
-        "parents": 10,
-        "acquisition": "its",
-        "beta": 0.5,
-        "encoding": "onehot",
-    }
+    :meth:`fit` trains a fresh ensemble with weights seeded from ``seed`` and the number of scores it
+    learns from: a pure function of the observations, so a resumed run refits the same network. The last
+    fit is kept while that number stays the same (callers pass growing prefixes of one history)."""
 
-    def __init__(self, space: SearchSpace, seed: int = 0, **options: Any) -> None:
-        super().__init__(space, seed, **options)
-        o = self.opts
-        for k in ("init", "ensemble", "hidden", "epochs", "refit", "candidates", "parents"):
-            if o[k] < 1:
-                raise ConfigError("strategy_options", f"strategy 'bananas': {k} must be >= 1")
-        if o["acquisition"] not in ("its", "ucb"):
-            raise ConfigError("strategy_options", "strategy 'bananas': acquisition must be its or ucb")
-        if o["encoding"] not in ("onehot", "pairs"):
-            raise ConfigError("strategy_options", "strategy 'bananas': encoding must be onehot or pairs")
-        self.index = {
-            k: {choice_key({"v": v}): i for i, v in enumerate(opts)} for k, opts in self.dims.items()
-        }
+    #: the options it reads, with their defaults (also the predictor strategy's)
+    options: dict[str, Any] = {"ensemble": 5, "hidden": 32, "epochs": 100, "lr": 0.01, "encoding": "onehot"}
+
+    def __init__(self, dims: Mapping[str, tuple], seed: int, **options: Any) -> None:
+        self.opts = {**self.options, **{k: v for k, v in options.items() if k in self.options}}
+        self.seed = int(seed)
+        self.index = {k: {choice_key({"v": v}): i for i, v in enumerate(o)} for k, o in dims.items()}
         # string options (op names) are looked up directly: choice_key's JSON was most of encode's time
         self.by_name = {
-            k: {v: i for i, v in enumerate(o)}
-            for k, o in self.dims.items()
-            if all(isinstance(v, str) for v in o)
+            k: {v: i for i, v in enumerate(o)} for k, o in dims.items() if all(isinstance(v, str) for v in o)
         }
         self.width = sum(len(v) for v in self.index.values())
-        if o["encoding"] == "pairs":
-            sizes = [len(v) for v in self.dims.values()]
+        if self.opts["encoding"] == "pairs":
+            sizes = [len(v) for v in dims.values()]
             self.width += sum(a * b for i, a in enumerate(sizes) for b in sizes[i + 1 :])
-        self.history: list[tuple[Choices, float | None]] = []
-        self.seen: set[str] = set()
-        self.pending: set[str] = set()
-        self._net: tuple[int, Ensemble] | None = None  # (observations it learnt from, the ensemble)
+        self._net: tuple[int, Ensemble] | None = None  # (scores it learnt from, the ensemble)
 
     def _pick(self, k: str, v: Any) -> int | None:
         """The index of option ``v`` of dimension ``k`` (None: not one of its options)."""
@@ -143,6 +122,81 @@ class PredictorGuided(Strategy):
         x[rows, cols] = 1.0  # one indexed write: per-element tensor writes dominated the proposal time
         return x
 
+    def generator(self, salt: int, n: int) -> torch.Generator:
+        """A generator seeded from the run seed, ``n`` and ``salt`` (not hash(): str hashes differ between
+        processes)."""
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + n) * 8 + salt)
+
+    def fit(self, data: Sequence[tuple[Choices, float]]) -> Ensemble:
+        """The ensemble trained on ``data`` (choices, score): full-batch Adam on standardised scores."""
+        o, n = self.opts, len(data)
+        if self._net is not None and self._net[0] == n:
+            return self._net[1]
+        x = self.encode([c for c, _ in data])
+        y = torch.tensor([s for _, s in data], dtype=torch.float32)
+        y = (y - y.mean()) / (y.std() + 1e-8) if len(y) > 1 else y * 0
+        net = Ensemble(o["ensemble"], x.shape[1], o["hidden"], self.generator(1, n))
+        with torch.enable_grad():
+            opt = torch.optim.Adam(net.parameters(), lr=o["lr"], fused=True)
+            for _ in range(o["epochs"]):
+                loss = ((net(x) - y) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        self._net = (n, net)
+        return net
+
+    def predict(
+        self, data: Sequence[tuple[Choices, float]], points: list[Choices]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean and spread of the ensemble fitted on ``data`` for ``points``, in units of the scores'
+        std."""
+        net = self.fit(data)
+        with torch.no_grad():
+            pred = net(self.encode(points)).double()
+        return pred.mean(0), pred.std(0)
+
+    def forget(self) -> None:
+        """Drop the kept fit (after a resume: the history it was fitted on may differ)."""
+        self._net = None
+
+
+@register_strategy
+class PredictorGuided(Strategy):
+    """BANANAS-style: a neural-predictor ensemble picks, among mutations of the best, what to try next."""
+
+    name = "bananas"
+    options = {
+        "init": 10,
+        **{k: Surrogate.options[k] for k in ("ensemble", "hidden", "epochs")},
+        "refit": 5,
+        "lr": Surrogate.options["lr"],
+        "candidates": 100,
+        "parents": 10,
+        "acquisition": "its",
+        "beta": 0.5,
+        "encoding": Surrogate.options["encoding"],
+    }
+
+    def __init__(self, space: SearchSpace, seed: int = 0, **options: Any) -> None:
+        super().__init__(space, seed, **options)
+        o = self.opts
+        for k in ("init", "ensemble", "hidden", "epochs", "refit", "candidates", "parents"):
+            if o[k] < 1:
+                raise ConfigError("strategy_options", f"strategy 'bananas': {k} must be >= 1")
+        if o["acquisition"] not in ("its", "ucb"):
+            raise ConfigError("strategy_options", "strategy 'bananas': acquisition must be its or ucb")
+        if o["encoding"] not in ("onehot", "pairs"):
+            raise ConfigError("strategy_options", "strategy 'bananas': encoding must be onehot or pairs")
+        self.surrogate = Surrogate(self.dims, self.seed, **o)
+        self.history: list[tuple[Choices, float | None]] = []
+        self.seen: set[str] = set()
+        self.pending: set[str] = set()
+
+    def encode(self, points: list[Mapping[str, Any]]) -> torch.Tensor:
+        """The surrogate's encoding of ``points`` (:meth:`Surrogate.encode`)."""
+        return self.surrogate.encode(points)
+
     # ---- ask
     def propose(self) -> Choices | None:
         self.last_parent = None
@@ -152,9 +206,11 @@ class PredictorGuided(Strategy):
         cands, parents = self._candidates(ok)
         if not cands:
             return self._mark(self._random())
-        mean, std = self._predict(ok, cands)
+        # BANANAS trains once per batch of proposals: on the first init, init + refit, ... scores
+        n = self.opts["init"] + (len(ok) - self.opts["init"]) // self.opts["refit"] * self.opts["refit"]
+        mean, std = self.surrogate.predict(ok[:n], cands)  # type: ignore[arg-type]
         if self.opts["acquisition"] == "its":
-            draw = torch.randn(len(cands), generator=self._gen("its", len(self.history))).double()
+            draw = torch.randn(len(cands), generator=self.surrogate.generator(2, len(self.history))).double()
             acq = mean + std * draw
         else:
             acq = mean + self.opts["beta"] * std
@@ -200,41 +256,6 @@ class PredictorGuided(Strategy):
                 out.setdefault(choice_key(c), (c, parent))
         return [c for c, _ in out.values()], [p for _, p in out.values()]
 
-    def _gen(self, what: str, n: int) -> torch.Generator:
-        salt = {"init": 1, "its": 2}[what]  # not hash(): str hashes differ between processes
-        return torch.Generator().manual_seed((self.seed * 1_000_003 + n) * 8 + salt)
-
-    def _fit(self, ok: list[tuple[Choices, float | None]]) -> Ensemble:
-        """The ensemble trained on the first ``n`` scores, ``n`` the last point of the schedule ``init``,
-        ``init + refit``, … reached (BANANAS trains once per batch of proposals): a pure function of the
-        observations, so a resumed run refits the same network."""
-        o = self.opts
-        n = o["init"] + (len(ok) - o["init"]) // o["refit"] * o["refit"]
-        if self._net is not None and self._net[0] == n:
-            return self._net[1]
-        x = self.encode([c for c, _ in ok[:n]])
-        y = torch.tensor([s for _, s in ok[:n]], dtype=torch.float32)
-        y = (y - y.mean()) / (y.std() + 1e-8) if len(y) > 1 else y * 0
-        net = Ensemble(o["ensemble"], x.shape[1], o["hidden"], self._gen("init", n))
-        with torch.enable_grad():
-            opt = torch.optim.Adam(net.parameters(), lr=o["lr"], fused=True)
-            for _ in range(o["epochs"]):
-                loss = ((net(x) - y) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        self._net = (n, net)
-        return net
-
-    def _predict(
-        self, ok: list[tuple[Choices, float | None]], cands: list[Choices]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ensemble's mean and spread for ``cands``, in units of the observed scores' std."""
-        net = self._fit(ok)
-        with torch.no_grad():
-            pred = net(self.encode(cands)).double()
-        return pred.mean(0), pred.std(0)
-
     # ---- tell
     def observe(
         self, choices: Mapping[str, Any], score: float | None, costs: Mapping[str, float] | None = None
@@ -260,4 +281,4 @@ class PredictorGuided(Strategy):
         self.history = [(dict(c), s) for c, s in state["history"]]
         self.seen = {choice_key(c) for c, _ in self.history}
         self.pending = set(state.get("pending", []))
-        self._net = None
+        self.surrogate.forget()
