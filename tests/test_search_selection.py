@@ -180,6 +180,9 @@ def test_which_runs_select_by_default(tmp_path) -> None:
     assert (
         SearchConfig(objective={"kind": "train"}, strategy="grid", executor="inline").selection_plan is None
     )
+    tiny = {"kind": "train", "preset": "tiny"}  # a smoke test: none unless asked for
+    assert SearchConfig(objective=tiny, executor="inline").selection_plan is None
+    assert SearchConfig(objective=tiny, executor="inline", select="on").selection_plan == SelectionPlan()
     with pytest.raises(ConfigError, match="need a training objective"):
         SearchConfig(objective={"kind": "synthetic"}, executor="inline", select="rungs=small:1")
 

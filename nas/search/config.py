@@ -375,16 +375,15 @@ class SearchConfig:
 
     @property
     def selection_plan(self) -> SelectionPlan | None:
-        """The selection stage's plan (None: no selection): by default on for a training search (but for
-        a grid, whose points are the output: ``nas scale``)."""
+        """The selection stage's plan (None: no selection). By default on only for a training search with
+        the preset the default plan was tuned on (``rank``; a ``tiny`` smoke test gets none), and not for a
+        grid, whose points are its output (``nas scale``)."""
         training = isinstance(self.objective, TrainObjectiveConfig)
         if self.kind != "search" or not self.strategy:
             return None
-        if self.select is None and (
-            not training or self.strategy == "grid"
-        ):  # a grid's points are its output
-            return None
         base = self.objective.preset if training else None  # type: ignore[attr-defined]
+        if self.select is None and (base != DEFAULT_PRESET or self.strategy == "grid"):
+            return None
         plan = SelectionPlan.parse(self.select if self.select is not None else DEFAULT_SELECT, base)
         if plan is not None and not training and any(r.preset for r in plan.rungs):
             raise ConfigError(
