@@ -167,17 +167,7 @@ class BilevelTrainer(Trainer):
             arch_loss = self._arch_step(model, xv, yv)
             x, y = next(it)
             lr = lr_at(self.epoch * steps + i, total, steps, cfg)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            with self._autocast():
-                loss, logits = self._loss(self.forward(x), y)
-            opt.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if cfg.grad_clip is not None:
-                self.scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-            self.scaler.step(opt)
-            self.scaler.update()
+            loss, logits = self._weight_step(opt, params, x, y, lr)
             n = y.shape[0]
             seen += n
             sums += torch.stack(

@@ -275,6 +275,25 @@ class Trainer:
             return loss, logits
         return self.criterion(out, y), out
 
+    def _weight_step(
+        self, opt: torch.optim.Optimizer, params: Any, x: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step on the weights at ``lr`` (autocast, loss scaling, gradient clipping); the loss and
+        logits of the batch."""
+        cfg = self.config
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with self._autocast():
+            loss, logits = self._loss(self.forward(x), y)
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.grad_clip is not None:
+            self.scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+        self.scaler.step(opt)
+        self.scaler.update()
+        return loss, logits
+
     def train_epoch(self) -> dict[str, Any]:
         """One epoch of training; returns its metrics."""
         cfg, model, opt = self.config, self.model, self.optimizer
@@ -302,18 +321,7 @@ class Trainer:
             x, y = next(it)
             data_time += time.perf_counter() - td
             lr = lr_at(step0 + i, total, steps, cfg)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            with self._autocast():
-                out = self.forward(x)
-                loss, logits = self._loss(out, y)
-            opt.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if cfg.grad_clip is not None:
-                self.scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-            self.scaler.step(opt)
-            self.scaler.update()
+            loss, logits = self._weight_step(opt, params, x, y, lr)
             n = y.shape[0]
             seen += n
             loss_sum += loss.detach().double() * n
