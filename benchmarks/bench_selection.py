@@ -47,7 +47,8 @@ def load() -> dict[str, list[float]]:
     params = small["scores"]["params"]
     return {
         "truth": list(small["target"]),
-        "rank": [train["scores"]["rank"][i] for i in idx],
+        # the file's rank column predates the preset's size term: the search scores with it
+        "rank": [train["scores"]["rank"][i] + 5 * math.log10(p) for i, p in zip(idx, params, strict=True)],
         "rank_cpu": [train["cpu_s"]["rank"][i] for i in idx],
         "small": list(small["scores"]["small"]),
         "confirm": [a + 5 * math.log10(p) for a, p in zip(small["scores"]["small"], params, strict=True)],

@@ -21,7 +21,7 @@ other width and the stem's absolute channel counts scaled alike) shrink a networ
 * ``confirm`` — ``small``'s training scored with ``rank``'s size term (+ 5 · log10 parameters): the
   selection stage's stronger fidelity (``nas search --select``). On the 50 architectures of ``small``'s
   calibration, retraining the 3 best by ``rank`` of a random pool of 20 with it and picking the best
-  lands 0.30 points below the pool's true best, against 0.44 with ``small``'s bare accuracy and 1.56 for
+  lands 0.27 points below the pool's true best, against 0.45 with ``small``'s bare accuracy and 0.64 for
   ``rank``'s own pick (``benchmarks/bench_selection.py``).
 * ``medium`` — a stronger proxy: 14 cells at C=24, 50 epochs on the full training split (a GPU
   preset, ≈ 7 CPU-h per NB201 candidate on a CPU; not calibrated yet).
