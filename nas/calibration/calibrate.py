@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from nas import proxies as P
@@ -42,12 +43,22 @@ from nas.core.archcodec import ArchCodec
 from nas.core.errors import ConfigError
 from nas.core.space import SearchSpace, get_space
 from nas.data.batch import load_image_batch
-from nas.stats import rho_so_far
+from nas.stats import finite_or_worst, rho_so_far, spearman
 from nas.train.threads import torch_threads
 from nas.truth import DEFAULT_ARCH_COLUMN, DEFAULT_TARGET_COLUMN, load_truth, sample_rows
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Progress = Callable[[str], None]
+
+
+def repeat_name(spec: str, k: int) -> str:
+    """The result name of training preset ``spec``'s repeat ``k`` (0-based): ``rank``, ``rank#2``, …"""
+    return spec if k == 0 else f"{spec}#{k + 1}"
+
+
+def mean_name(spec: str, repeats: int) -> str:
+    """The result name of the mean over ``repeats`` seeds of training preset ``spec``: ``rank*3``."""
+    return f"{spec}*{repeats}"
 
 
 # ------------------------------------------------------------------------------------------- options
@@ -77,6 +88,11 @@ class CalibrationConfig:
     ``journal``: a file (:mod:`nas.calibration.journal`) that records each finished training evaluation;
     with ``resume`` an existing journal of the same run is replayed instead of retrained.
 
+    ``repeats`` > 1 trains every training preset that many times per architecture, with weight and
+    batch-order seeds ``seed``, ``seed + 1``, …: the first is reported under the preset's name, the
+    others as ``PRESET#2``, ``PRESET#3`` …, and their mean score as ``PRESET*N`` (its cost the sum), the
+    seed-averaged preset a selection rung of N seeds uses. Ensembles may name any of them.
+
     ``workers`` > 1 trains the candidates in that many worker processes (:mod:`nas.calibration.pool`;
     ``threads`` each) with the built-in trainer; scores and per-candidate CPU-seconds are those of one
     worker. ``device``: where training presets train (``None``/``"auto"``: CUDA when available).
@@ -99,31 +115,38 @@ class CalibrationConfig:
     journal: Path | None = None
     resume: bool = False
     workers: int = 1
+    repeats: int = 1
     # derived from the above when built:
     zero_cost: tuple[str, ...] = field(init=False)
     training: tuple[str, ...] = field(init=False)
+    runs: tuple[tuple[str, str, int], ...] = field(init=False)  # (result name, preset spec, seed)
     ensemble_members: tuple[tuple[str, ...], ...] = field(init=False)
     schedules: Mapping[str, list[int]] = field(init=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
-        for name, least in (("sample", 2), ("batch_size", 1), ("threads", 0)):
+        for name, least in (("sample", 2), ("batch_size", 1), ("threads", 0), ("repeats", 1)):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < least):
                 raise ConfigError(name, f"must be an integer of at least {least}, got {v!r}")
         proxies = tuple(parse_proxy_list(list(self.proxies)))
         zero, train = split_proxies(proxies)
-        members = tuple(tuple(parse_ensemble(e, proxies)) for e in self.ensembles)
+        runs = tuple((repeat_name(n, k), n, self.seed + k) for n in train for k in range(self.repeats))
+        derived = [r for r, _, _ in runs] + [mean_name(n, self.repeats) for n in train if self.repeats > 1]
+        members = tuple(tuple(parse_ensemble(e, [*proxies, *derived])) for e in self.ensembles)
         rungs = None if self.rungs is None else tuple(parse_rungs(self.rungs))
         if rungs is not None and not train:
             raise ConfigError("rungs", "need a training preset to score per epoch (e.g. 'rank')")
+        if rungs is not None and self.repeats > 1:
+            raise ConfigError("repeats", "rungs and repeats do not combine: calibrate one at a time")
         schedules = {n: rung_schedule(n, rungs) for n in train} if rungs is not None else {}
         paths = {k: None if getattr(self, k) is None else Path(getattr(self, k)) for k in ("data", "journal")}
         self._set(
             truth=Path(self.truth), proxies=proxies, ensembles=tuple(self.ensembles), rungs=rungs, **paths
         )
-        self._set(zero_cost=tuple(zero), training=tuple(train), ensemble_members=members, schedules=schedules)
+        self._set(zero_cost=tuple(zero), training=tuple(train), runs=runs)
+        self._set(ensemble_members=members, schedules=schedules)
 
     def _set(self, **values: Any) -> None:
         for k, v in values.items():
@@ -190,7 +213,8 @@ def run_calibration(
         batch = _proxy_batch(config, space, sample, batch)
         scored = _score_zero_cost(config, sample, batch, progress)
         scored.update(_score_training(config, sample, trainer, log, progress))
-    last = {n: results[-1] for n, results in scored.items()}
+    last = {r.name: r for results in scored.values() for r in results}
+    last.update({n: results[-1] for n, results in scored.items() if n in config.proxies})
     return Calibration(
         space=space.name,
         truth_path=str(config.truth),
@@ -286,6 +310,7 @@ def _score_training(
     run: Any = trainer or (rung_evaluator if config.rungs is not None else training_evaluator)(
         config.data, **opts
     )
+    run = _named(run, {name: spec for name, spec, _ in config.runs})
     if log is not None:
         run = log.wrap(run, sample.arch_of)
     run = _answer_from(done, run, sample.arch_of)
@@ -294,24 +319,56 @@ def _score_training(
             n: _score_rungs(n, config.schedules[n], sample, run, config.seed, trainer is None, progress)
             for n in config.training
         }
-    return {
-        n: [_score_plain(n, sample, run, config.seed, trainer is None, progress)] for n in config.training
-    }
+    out: dict[str, list[ProxyResult]] = {n: [] for n in config.training}
+    for name, spec, seed in config.runs:
+        out[spec].append(_score_plain(name, sample, run, seed, progress))
+        if trainer is None and name == spec:
+            out[spec][-1].info["preset"] = preset_info(spec)
+    if config.repeats > 1:
+        for spec, results in out.items():
+            for k, r in enumerate(results):
+                r.info.update(repeat=k + 1, seed=config.seed + k)
+            results.append(seed_mean(mean_name(spec, config.repeats), results))
+    return out
+
+
+def _named(run: Callable[..., Any], spec_of: Mapping[str, str]) -> Callable[..., Any]:
+    """``run`` called with a result name (what the journal keys by: ``rank#2``) that trains its preset
+    spec (``rank``)."""
+    if all(name == spec for name, spec in spec_of.items()):
+        return run
+    return lambda genotype, name, seed, *rest: run(genotype, spec_of[name], seed, *rest)
+
+
+def seed_mean(name: str, repeats: Sequence[ProxyResult]) -> ProxyResult:
+    """The mean score over ``repeats`` (one training preset, several seeds) and its summed cost; its
+    info holds the Spearman ρ between the repeats (the score's test-retest reliability)."""
+    scores = [float(np.mean(x)) for x in zip(*(r.scores for r in repeats), strict=True)]
+    pairs = [(a, b) for i, a in enumerate(repeats) for b in repeats[i + 1 :]]
+    retest = [spearman(finite_or_worst(a.scores), finite_or_worst(b.scores)) for a, b in pairs]
+    return ProxyResult(
+        name,
+        "training",
+        scores,
+        [float(sum(c)) for c in zip(*(r.cpu_s for r in repeats))],
+        [float(sum(w)) for w in zip(*(r.wall_s for r in repeats))],
+        info={"mean_of": [r.name for r in repeats], "repeat_spearman": round(float(np.mean(retest)), 4)},
+    )
 
 
 def _score_plain(
-    spec: str, sample: _Sample, run: TrainingEvaluator, seed: int, built_in: bool, progress: Progress | None
+    name: str, sample: _Sample, run: TrainingEvaluator, seed: int, progress: Progress | None
 ) -> ProxyResult:
-    """Training preset ``spec``'s result: one training run per genotype."""
-    res = ProxyResult(spec, "training", [], [], [], info={"preset": preset_info(spec)} if built_in else {})
+    """Training result ``name`` (a preset, or one repeat of it): one run per genotype with ``seed``."""
+    res = ProxyResult(name, "training", [], [], [])
     for i, g in enumerate(sample.genotypes):
-        s, c, w = run(g, spec, seed)
+        s, c, w = run(g, name, seed)
         res.scores.append(s)
         res.cpu_s.append(c)
         res.wall_s.append(w)
         if progress:
             so_far = rho_so_far(res.scores, sample.truths)
-            progress(f"[{spec} {i + 1}/{len(sample.genotypes)}] acc={s:.4f} cpu={c:.1f}s{so_far}")
+            progress(f"[{name} {i + 1}/{len(sample.genotypes)}] acc={s:.4f} cpu={c:.1f}s{so_far}")
     return res
 
 
@@ -362,7 +419,7 @@ def _train_parallel(
     progress lines carry the ρ of the preset's finished candidates so far."""
     arch_of = sample.arch_of
     if log is not None:
-        for n in config.training:
+        for n, _, _ in config.runs:
             for g in sample.genotypes:
                 if (r := log.get(n, arch_of[g])) is not None:
                     done[(n, arch_of[g])] = r
@@ -372,8 +429,9 @@ def _train_parallel(
         pairs = [(r[-1] if isinstance(r, list) else r, t) for r, t in got if r is not None]
         return [float(r[0]) for r, _ in pairs], [t for _, t in pairs]
 
-    todo = [(n, g) for n in config.training for g in sample.genotypes if (n, arch_of[g]) not in done]
-    tasks = [(g, n, config.seed, config.schedules.get(n)) for n, g in todo]
+    todo = [(n, g) for n, _, _ in config.runs for g in sample.genotypes if (n, arch_of[g]) not in done]
+    how = {n: (spec, seed) for n, spec, seed in config.runs}
+    tasks = [(g, how[n][0], how[n][1], config.schedules.get(how[n][0])) for n, g in todo]
     pool = dict(workers=config.workers, threads=config.threads or 1, data=config.data, dataset=config.dataset)
     for k, (i, result) in enumerate(evaluate_parallel(tasks, device=config.device, **pool)):
         n, g = todo[i]
@@ -408,6 +466,7 @@ def _settings(config: CalibrationConfig, batch: Batch, threads: int) -> dict[str
         "data": str(config.data) if config.data is not None else None,
         "threads": threads,
         **({"workers": config.workers} if config.workers > 1 else {}),
+        **({"repeats": config.repeats} if config.repeats > 1 else {}),
         "device": _device_name(config.device) if config.training else "cpu",
         **({"rungs": dict(config.schedules)} if config.schedules else {}),
         "torch": torch.__version__,

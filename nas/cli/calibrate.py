@@ -85,6 +85,14 @@ def add_parser(sub: Any) -> None:
         "the preset's last epoch is always one), report each rung as PRESET@EPOCH and simulate "
         "successive halving / ASHA (eta 2 and 3, every grace period) on them",
     )
+    c.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train every preset N times per architecture (seeds SEED, SEED+1, ...): report each "
+        "(PRESET, PRESET#2, ...) and the seed-averaged PRESET*N, which --ensemble may name (default: 1)",
+    )
     add_truth_columns(c, target_default=DEFAULT_TARGET_COLUMN)
     c.add_argument("--sample", type=int, default=100, help="architectures to evaluate (seeded sample)")
     c.add_argument("--seed", type=int, default=0, help="seeds the sample, the minibatch and the weights")
@@ -173,6 +181,7 @@ def _config(args: argparse.Namespace) -> CalibrationConfig:
         journal=journal_path(args.out, args.name) if args.out is not None else None,
         resume=args.resume,
         workers=args.workers,
+        repeats=args.repeats,
     )
     check_device(args.device)
     load_truth(args.truth, args.arch_column, args.target_column)  # a bad table fails before --overwrite
