@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nas.cli import main
 from nas.core.compile import build
 from nas.core.errors import ConfigError
 from nas.core.genotype import from_json
@@ -88,3 +89,35 @@ def test_inherited_scores_of_arch_strings(supernet_dir: Path, tmp_path: Path) ->
     write_meta(tmp_path, SupernetRun(**{**RUN.__dict__, "method": "darts"}))
     with pytest.raises(ConfigError, match="need SPOS"):
         inherited_scores(tmp_path, archs)
+
+
+def test_nas_calibrate_ranks_by_a_supernet(supernet_dir: Path, tmp_path: Path, capsys) -> None:
+    archs = [
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
+        "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
+    ]
+    truth = tmp_path / "t.csv"
+    truth.write_text("arch,acc\n" + "".join(f"{a},{90 - 5 * i}\n" for i, a in enumerate(archs)))
+    name = f"supernet:{supernet_dir.name}"
+    flags = ["--truth", str(truth), "--target-column", "acc", "--sample", "4", "--quiet"]
+    out = ["--out", str(tmp_path / "o"), "--name", "c"]
+    rc = main(["calibrate", *flags, "--supernet", str(supernet_dir), "--calib-batches", "1", "--proxies",
+               "params", "--ensemble", f"params+{name}", *out])  # fmt: skip
+    assert rc == 0
+    doc = json.loads((tmp_path / "o" / "c.json").read_text())
+    assert [r["proxy"] for r in doc["summary"]] == ["params", name, f"params+{name}"]
+    row = doc["summary"][1]
+    assert row["kind"] == "weight-sharing" and row["info"]["method"] == "spos"
+    assert row["info"]["supernet_epochs"] == 1 and row["info"]["supernet_train_seconds"] > 0
+    by_arch = dict(zip(doc["archs"], doc["scores"][name], strict=True))
+    assert [by_arch[a] for a in archs] == inherited_scores(supernet_dir, archs, calib_batches=1)
+    assert all(c > 0 for c in doc["cpu_s"][name])
+    capsys.readouterr()
+    rc = main(["calibrate", *flags, "--space", "darts", "--supernet", str(supernet_dir)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "a supernet of space 'nb201', not --space 'darts'" in err
+    rc = main(["calibrate", *flags, "--supernet", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "no trained supernet" in err, err

@@ -51,6 +51,17 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class ExternalScorer:
+    """A proxy this package does not build: ``score(arch text)`` (the truth table's notation) returns
+    ``(score, cpu_s, wall_s)``; e.g. a trained supernet's inherited weights (:mod:`nas.calibration.supernet`).
+    ``info`` (what it is, what it cost to make) is recorded with its result."""
+
+    score: Callable[[str], tuple[float, float, float]]
+    kind: str = "weight-sharing"
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
 def repeat_name(spec: str, k: int) -> str:
     """The result name of training preset ``spec``'s repeat ``k`` (0-based): ``rank``, ``rank#2``, …"""
     return spec if k == 0 else f"{spec}#{k + 1}"
@@ -93,6 +104,9 @@ class CalibrationConfig:
     others as ``PRESET#2``, ``PRESET#3`` …, and their mean score as ``PRESET*N`` (its cost the sum), the
     seed-averaged preset a selection rung of N seeds uses. Ensembles may name any of them.
 
+    ``external``: names of :class:`ExternalScorer` proxies handed to :func:`run_calibration` (such as
+    ``supernet:DIR``); they are scored after the others, and ensembles may name them.
+
     ``workers`` > 1 trains the candidates in that many worker processes (:mod:`nas.calibration.pool`;
     ``threads`` each) with the built-in trainer; scores and per-candidate CPU-seconds are those of one
     worker. ``device``: where training presets train (``None``/``"auto"``: CUDA when available).
@@ -116,6 +130,7 @@ class CalibrationConfig:
     resume: bool = False
     workers: int = 1
     repeats: int = 1
+    external: tuple[str, ...] = ()
     # derived from the above when built:
     zero_cost: tuple[str, ...] = field(init=False)
     training: tuple[str, ...] = field(init=False)
@@ -130,11 +145,15 @@ class CalibrationConfig:
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < least):
                 raise ConfigError(name, f"must be an integer of at least {least}, got {v!r}")
-        proxies = tuple(parse_proxy_list(list(self.proxies)))
-        zero, train = split_proxies(proxies)
+        only_external = not self.proxies and self.external  # e.g. a supernet alone
+        proxies = () if only_external else tuple(parse_proxy_list(list(self.proxies)))
+        zero, train = ([], []) if only_external else split_proxies(proxies)
         runs = tuple((repeat_name(n, k), n, self.seed + k) for n in train for k in range(self.repeats))
         derived = [r for r, _, _ in runs] + [mean_name(n, self.repeats) for n in train if self.repeats > 1]
-        members = tuple(tuple(parse_ensemble(e, [*proxies, *derived])) for e in self.ensembles)
+        external = tuple(self.external)
+        if clash := sorted((set(external) & set(proxies)) | {n for n in external if external.count(n) > 1}):
+            raise ConfigError("external", f"{', '.join(map(repr, clash))} is named twice")
+        members = tuple(tuple(parse_ensemble(e, [*proxies, *derived, *external])) for e in self.ensembles)
         rungs = None if self.rungs is None else tuple(parse_rungs(self.rungs))
         if rungs is not None and not train:
             raise ConfigError("rungs", "need a training preset to score per epoch (e.g. 'rank')")
@@ -145,6 +164,7 @@ class CalibrationConfig:
         self._set(
             truth=Path(self.truth), proxies=proxies, ensembles=tuple(self.ensembles), rungs=rungs, **paths
         )
+        self._set(external=external)
         self._set(zero_cost=tuple(zero), training=tuple(train), runs=runs)
         self._set(ensemble_members=members, schedules=schedules)
 
@@ -174,13 +194,16 @@ def calibrate(
     *,
     batch: Batch | None = None,
     trainer: TrainingEvaluator | RungEvaluator | None = None,
+    external: Mapping[str, ExternalScorer] | None = None,
     progress: Progress | None = None,
     **options: Any,
 ) -> Calibration:
     """``run_calibration(CalibrationConfig(truth, space, proxies, **options), ...)``: score a seeded
-    sample of the truth table with every proxy (see :class:`CalibrationConfig` for the options)."""
-    config = CalibrationConfig(Path(truth), space, tuple(proxies), **options)
-    return run_calibration(config, batch=batch, trainer=trainer, progress=progress)
+    sample of the truth table with every proxy and ``external`` scorer (see :class:`CalibrationConfig`
+    for the options)."""
+    names = tuple(external or {})
+    config = CalibrationConfig(Path(truth), space, tuple(proxies), external=names, **options)
+    return run_calibration(config, batch=batch, trainer=trainer, external=external, progress=progress)
 
 
 def run_calibration(
@@ -188,6 +211,7 @@ def run_calibration(
     *,
     batch: Batch | None = None,
     trainer: TrainingEvaluator | RungEvaluator | None = None,
+    external: Mapping[str, ExternalScorer] | None = None,
     progress: Progress | None = None,
 ) -> Calibration:
     """Score the sample of ``config`` with every proxy.
@@ -198,9 +222,13 @@ def run_calibration(
     :func:`~nas.calibration.evaluators.training_evaluator`, or with rungs a
     :data:`~nas.calibration.evaluators.RungEvaluator`, default
     :func:`~nas.calibration.evaluators.rung_evaluator`, on ``dataset`` from ``data``). ``progress``
-    receives one line per finished candidate."""
+    receives one line per finished candidate. ``external`` holds the scorer of every name in
+    ``config.external``."""
     if config.workers > 1 and trainer is not None:
         raise ConfigError("workers", "more than one runs the built-in trainer; a custom trainer runs here")
+    external = dict(external or {})
+    if set(external) != set(config.external):
+        raise ConfigError("external", f"scorers {sorted(external)} do not match {sorted(config.external)}")
     space = get_space(config.space)
     sample = _Sample.draw(config, space)
     log = None
@@ -213,6 +241,7 @@ def run_calibration(
         batch = _proxy_batch(config, space, sample, batch)
         scored = _score_zero_cost(config, sample, batch, progress)
         scored.update(_score_training(config, sample, trainer, log, progress))
+        scored.update({n: [_score_external(n, external[n], sample, progress)] for n in config.external})
     last = {r.name: r for results in scored.values() for r in results}
     last.update({n: results[-1] for n, results in scored.items() if n in config.proxies})
     return Calibration(
@@ -222,7 +251,7 @@ def run_calibration(
         seed=config.seed,
         archs=list(sample.archs),
         truth=list(sample.truths),
-        results=[r for n in config.proxies for r in scored[n]]
+        results=[r for n in (*config.proxies, *config.external) for r in scored[n]]
         + [ensemble(e, [last[n] for n in m]) for e, m in zip(config.ensembles, config.ensemble_members)],
         settings=_settings(config, batch, config.threads or old_threads),
     )
@@ -289,6 +318,21 @@ def _score_zero_cost(
         if progress:
             progress(f"[{i + 1}/{len(sample.genotypes)}] {sample.archs[i]}")
     return {n: [r] for n, r in results.items()}
+
+
+def _score_external(
+    name: str, scorer: ExternalScorer, sample: _Sample, progress: Progress | None
+) -> ProxyResult:
+    res = ProxyResult(name, scorer.kind, [], [], [], info=dict(scorer.info))
+    for i, a in enumerate(sample.archs):
+        s, c, w = scorer.score(a)
+        res.scores.append(float(s))
+        res.cpu_s.append(float(c))
+        res.wall_s.append(float(w))
+        if progress:
+            so_far = rho_so_far(res.scores, sample.truths)
+            progress(f"[{name} {i + 1}/{len(sample.archs)}] score={s:.4f} cpu={c:.2f}s{so_far}")
+    return res
 
 
 def _score_training(

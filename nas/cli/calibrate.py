@@ -18,6 +18,7 @@ from nas.calibration.halving import format_halving, halving_report
 from nas.calibration.journal import journal_path
 from nas.calibration.outputs import format_table, write_outputs
 from nas.calibration.results import Calibration
+from nas.calibration.supernet import supernet_name, supernet_scorer
 from nas.cli.options import (
     add_data_dir,
     add_format,
@@ -28,8 +29,10 @@ from nas.cli.options import (
     deprecated,
     finish,
     from_env,
+    positive_int,
 )
 from nas.core.registry import SPACES
+from nas.oneshot.store import read_meta
 from nas.train.trainer import check_device
 from nas.truth import DEFAULT_TARGET_COLUMN, load_truth
 
@@ -85,6 +88,7 @@ def add_parser(sub: Any) -> None:
         "the preset's last epoch is always one), report each rung as PRESET@EPOCH and simulate "
         "successive halving / ASHA (eta 2 and 3, every grace period) on them",
     )
+    _add_supernet(c)
     c.add_argument(
         "--repeats",
         type=int,
@@ -108,6 +112,24 @@ def add_parser(sub: Any) -> None:
     deprecated(c, batch, "--batch-size")
     _add_execution(c)
     finish(c, _cli, batch_size="--proxy-batch", data="--data-dir", ensembles="--ensemble", journal="--out")
+
+
+def _add_supernet(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "--supernet",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="a trained SPOS supernet (a nas oneshot run's DIR/supernet, repeatable): rank by inherited-"
+        "weight validation top-1, BatchNorm recalibrated per architecture; reported as supernet:NAME",
+    )
+    c.add_argument(
+        "--calib-batches",
+        type=positive_int,
+        default=4,
+        help="--supernet: training batches re-estimating BatchNorm statistics per architecture (default: 4)",
+    )
 
 
 def _add_execution(c: argparse.ArgumentParser) -> None:
@@ -145,7 +167,7 @@ def _names(args: argparse.Namespace) -> list[str]:
     """The proxies and presets to calibrate: ``--proxies`` (default: the zero-cost set, or none when a
     ``--preset`` is given) and then every ``--preset``."""
     if args.proxies is None:
-        names = [] if args.preset else list(DEFAULT_ZERO_COST)
+        names = [] if args.preset or args.supernet else list(DEFAULT_ZERO_COST)
     else:
         names = parse_proxy_list(args.proxies)
     return names + [p.strip() for p in args.preset]
@@ -182,19 +204,30 @@ def _config(args: argparse.Namespace) -> CalibrationConfig:
         resume=args.resume,
         workers=args.workers,
         repeats=args.repeats,
+        external=tuple(supernet_name(d) for d in args.supernet),
     )
+    for d in args.supernet:
+        if (space := read_meta(d).space) != args.space:
+            raise ValueError(f"--supernet {d}: a supernet of space {space!r}, not --space {args.space!r}")
     check_device(args.device)
     load_truth(args.truth, args.arch_column, args.target_column)  # a bad table fails before --overwrite
     return config
 
 
-def _calibrate(config: CalibrationConfig, quiet: bool, overwrite: bool) -> Calibration:
+def _calibrate(args: argparse.Namespace, config: CalibrationConfig) -> Calibration:
     journal = config.journal
-    if journal is not None and overwrite:
+    if journal is not None and args.overwrite:
         journal.unlink(missing_ok=True)
+    device = None if args.device == "auto" else args.device
+    external = {
+        supernet_name(d): supernet_scorer(d, calib_batches=args.calib_batches, device=device)
+        for d in args.supernet
+    }
     try:
         return run_calibration(
-            config, progress=None if quiet else lambda m: print(m, file=sys.stderr, flush=True)
+            config,
+            external=external,
+            progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt:
         where = f"; finished trainings are journaled in {journal} (continue with --resume)"
@@ -204,7 +237,7 @@ def _calibrate(config: CalibrationConfig, quiet: bool, overwrite: bool) -> Calib
 
 def _cli(args: argparse.Namespace) -> None:
     config = _config(args)
-    cal = _calibrate(config, args.quiet, args.overwrite)
+    cal = _calibrate(args, config)
     summary = cal.summary()
     halving = halving_report(cal) if config.rungs is not None else None
     if args.format == "json":
