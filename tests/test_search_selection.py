@@ -87,15 +87,46 @@ def test_the_pick_beats_the_best_noisy_score_on_average(tmp_path) -> None:
     assert statistics.mean(picked) > statistics.mean(naive)
 
 
-def test_a_rung_that_does_not_fit_the_reserve_is_not_started(tmp_path) -> None:
+def test_the_search_phase_leaves_room_for_the_first_rung(tmp_path) -> None:
+    """The search's share (9 of 12) would leave 3 evaluations, and rung 1 needs 4 at its smallest size
+    (2 survivors × 2 more seeds): the search phase stops at 8 instead, and the rung runs."""
     s = run_search(_config(tmp_path, budget="12trials", select="top=4,eta=2,reserve=0.25,rungs=3+5"))
+    sel = [r for r in s.table.rows if r["source"] == "select"]
+    assert (s.ledger.evaluations - len(sel), len(sel)) == (8, 4)
+    assert {r["metrics"]["selection"]["size"] for r in sel} == {2}
+    best = json.loads((tmp_path / "r" / "best.json").read_text())
+    assert best["selection"]["pick_rung"] == 1 and best["best"]["picked_at"] == "synthetic×3"
+    assert "the selection's first rung" in s.stop_reason
+
+
+def test_a_rung_that_does_not_fit_the_reserve_is_not_started(tmp_path) -> None:
+    s = run_search(_config(tmp_path, budget="5trials", select="top=4,eta=2,reserve=0.25,rungs=3+5"))
     assert not [r for r in s.table.rows if r["source"] == "select"]
-    assert s.ledger.evaluations == 9  # the reserve stays unspent: rung 1 needs 8 evaluations, 3 are left
+    assert s.ledger.evaluations == 2  # two candidates to choose from, then rung 1 needs 4 of the 3 left
     best = json.loads((tmp_path / "r" / "best.json").read_text())
     assert best["selection"]["status"] == "the budget's reserve does not fit rung 1"
     assert best["selection"]["pick_rung"] == 0 and "search's own score" in best["best"]["picked_at"]
     assert best["best"]["trial_id"] == max(s.table.rows, key=lambda r: r["score"])["trial_id"]
     assert "does not fit rung 1" in s.stop_reason
+
+
+def test_the_first_rung_is_costed_at_its_preset() -> None:
+    """A stronger-preset rung's expected cost is each finalist's own trial wall × the presets' cost
+    ratio; at the search's preset its trial counts as the first seed."""
+    from nas.search.selection import Selection
+    from nas.search.selection_plan import cost_ratio
+
+    rows = [
+        {"trial_id": i, "source": "strategy", "status": "ok", "cached": False, "score": s, "key": k,
+         "wall_s": w, "metrics": {}}
+        for i, (k, s, w) in enumerate([("a", 3.0, 100.0), ("b", 2.0, 160.0), ("c", 1.0, 10.0)])
+    ]  # fmt: skip
+    confirm = Selection(SelectionPlan.parse("top=3,rungs=confirm", "rank"), "rank", None, 0)
+    ratio = cost_ratio("confirm", "rank", {})
+    assert confirm.first_rung_walls(rows, {}) == pytest.approx([100.0 * ratio, 160.0 * ratio])
+    seeds = Selection(SelectionPlan.parse("top=3,rungs=3+confirm", "rank"), "rank", None, 0)
+    assert seeds.first_rung_walls(rows, {}) == [100.0, 100.0, 160.0, 160.0]
+    assert confirm.first_rung_walls(rows[:1], {}) == []  # one candidate: nothing to choose between
 
 
 def test_resume_in_the_middle_of_the_selection_continues_it_exactly(tmp_path) -> None:

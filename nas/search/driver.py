@@ -16,7 +16,7 @@ the ledger, the cache and the retries from it, and replays to the strategy the r
 saved state *as they happened*: each of the strategy's own proposals is proposed again (the same RNG draws)
 before it is observed. An inline run resumed after a kill therefore continues with exactly the trials the
 uninterrupted run would have run; under Ray, whose trials finish out of order, a replayed proposal that
-differs ends the re-proposing and the rest is observed only.
+differs ends the re-proposing and the rest is observed only (:mod:`nas.search.replay`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from nas.search.config import SearchConfig
 from nas.search.objectives import FAILED, Job, Objective, Result, RunContext, make_objective
 from nas.search.prescreen import Prescreened, read_prescreen, run_prescreen, write_prescreen
 from nas.search.progress import Progress, status_line
+from nas.search.replay import repropose
 from nas.search.retries import RETRY, RetryBook
 from nas.search.seeds import Candidate, NoSpace, SeedPoint, seed_points
 from nas.search.selection import Selection
@@ -262,7 +263,7 @@ class Search:
                 self._key_memo.setdefault(choice_key(r["choices"]), r["key"])
         strategy, removed = self.strategy, self.table.removed
         observed = rundir.restore_strategy(self.dir, strategy, removed) if strategy is not None else 0
-        self._repropose(rows[observed:], final[observed:])
+        repropose(strategy, rows[observed:], final[observed:], self._feed)
         self._observed = len(rows)
         self.next_id = max((r["trial_id"] for r in rows), default=-1) + 1
         for r in self.retries.pending():
@@ -270,19 +271,6 @@ class Search:
             candidate.parent = r.get("parent")
             job = self._job(candidate)
             self._queue_retry(job, r["name"] or "")
-
-    def _repropose(self, rows: Sequence[dict[str, Any]], final: Sequence[bool]) -> None:
-        """Show ``rows`` to the restored strategy as they happened: propose each of its own proposals again
-        (while the proposals match the table), observe each final outcome."""
-        in_step = self.strategy is not None
-        for r, last in zip(rows, final, strict=True):
-            if in_step and r["source"] == "strategy" and r["choices"] is not None:
-                again = self.strategy.propose()  # type: ignore[union-attr]
-                in_step = again is not None and _same(again, r["choices"])
-                if not in_step:
-                    self.strategy.forget_pending()  # type: ignore[union-attr]
-            if last:
-                self._feed(r)
 
     def flush(self, force: bool = False) -> None:
         """Write the parquet mirror, the ledger, the strategy's state and best.json (at most every
@@ -395,6 +383,9 @@ class Search:
                 share = "" if budget is self.budget else " (the search's share; the rest is the selection's)"
                 self.stop_reason = f"budget {budget.text} reached{share}"
                 break
+            if self._rung_needs_the_rest(running):
+                self.stop_reason = f"budget: the rest of {self.budget.text} is the selection's first rung"
+                break
             if self.retry_queue:
                 return self._start(*self.retry_queue.pop(0))
             candidate = self._propose()
@@ -408,6 +399,19 @@ class Search:
         return None
 
     # ---- the selection
+    def _rung_needs_the_rest(self, running: int) -> bool:
+        """Would one more search trial (and those running, at the mean trial wall) leave too little budget
+        for the selection's first rung at its smallest size? (A fixed reserve misses slow finalists.)"""
+        if self.selection is None or not self.budget:
+            return False
+        rows, c = self.table.rows, self.config
+        rung = self.selection.first_rung_walls(rows, getattr(c.objective, "train_overrides", {}))
+        walls = [float(r["wall_s"] or 0.0) for r in self.selection.search_trials(rows).values()]
+        if not rung or not walls:
+            return False
+        trials = [sum(walls) / len(walls)] * (running + 1)
+        return not self.budget.fits(self.ledger, rung + trials, c.cpus_per_trial, c.gpus_per_trial)
+
     def _next_selection_job(self, running: int) -> Job | None:
         """The selection's next re-evaluation (:mod:`nas.search.selection`); None while its rung waits
         for trials in flight, or, with :attr:`finished` set, when the pick is made."""
@@ -594,7 +598,3 @@ class Search:
             "stop_reason": self.stop_reason,
             "pick": self.pick and {k: self.pick[k] for k in ("pick", "pick_fidelity", "status")},
         }
-
-
-def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return choice_key(dict(sorted(a.items()))) == choice_key(dict(sorted(b.items())))

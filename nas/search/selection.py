@@ -170,6 +170,19 @@ class Selection:
         ]  # fmt: skip
         return fit[-1] if fit else None
 
+    def first_rung_walls(
+        self, rows: Sequence[Mapping[str, Any]], overrides: Mapping[str, Any]
+    ) -> list[float]:
+        """Expected walls of the first rung's evaluations at its smallest size (the two best candidates so
+        far; none with fewer): what the search phase must leave of the budget."""
+        found, keys, rung = self.search_trials(rows), self.entrants(rows)[:2], self.plan.rungs[0]
+        if len(keys) < 2:
+            return []
+        extra = rung.seeds - (rung.preset is None)  # at the search's preset its trial is the first seed
+        return [
+            self.expected_wall(rows, found[k], rung.preset, overrides) for k in keys for _ in range(extra)
+        ]
+
     def expected_wall(
         self, rows: Sequence[Mapping[str, Any]], row: Mapping[str, Any], preset: str | None,
         overrides: Mapping[str, Any],
