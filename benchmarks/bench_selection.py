@@ -14,9 +14,13 @@ Policies:
   picked (``confirm`` = ``small``'s training + 5 · log10(parameters); ``confirm top-3`` is the default
   ``--select``).
 
-Not here: a rung of more ``rank`` seeds. These architectures were trained once with ``rank``, and one
-seed's score cannot be turned into a three-seed mean by simulation (adding drawn noise to a measured
-score adds noise; it does not average the measured one away): that needs the architectures trained again.
+* ``rank×3 top-k`` — the ``k`` best by ``rank`` trained twice more with ``rank`` (seeds 2 and 3), the best
+  mean of the three picked; ``rank×3 top-k → confirm top-2`` then retrains the 2 best means with
+  ``confirm`` (``--select top=k,eta=3,rungs=3+confirm``). These need the architectures trained again (a
+  measured score cannot be averaged by simulation): ``bench_seed_mean.py``'s calibration
+  ``calibration_rank_x3_seed1.json``, used when it exists. The cost of the two more trainings is their
+  measured CPU-s there (two worker processes side by side, as ``small``'s were measured; about 2× the
+  CPU-s of ``rank``'s seed 1, which trained alone in another session).
 
     python benchmarks/bench_selection.py [--pools 20,30] [--draws 4000]
 
@@ -45,7 +49,15 @@ def load() -> dict[str, list[float]]:
     at = {a: i for i, a in enumerate(train["archs"])}
     idx = [at[a] for a in small["archs"]]
     params = small["scores"]["params"]
+    extra = {}
+    if (x3 := RESULTS / "calibration_rank_x3_seed1.json").exists():
+        seeds = json.loads(x3.read_text())
+        at3 = {a: i for i, a in enumerate(seeds["archs"])}
+        extra["rank*3"] = [seeds["scores"]["rank*3"][at3[a]] for a in small["archs"]]
+        more = [seeds["cpu_s"]["rank#2"][at3[a]] + seeds["cpu_s"]["rank#3"][at3[a]] for a in small["archs"]]
+        extra["rank_more_cpu"] = more
     return {
+        **extra,
         "truth": list(small["target"]),
         # the file's rank column predates the preset's size term: the search scores with it
         "rank": [train["scores"]["rank"][i] + 5 * math.log10(p) for i, p in zip(idx, params, strict=True)],
@@ -69,10 +81,26 @@ def policies(d: dict[str, list[float]]) -> dict[str, Policy]:
 
         return pick
 
+    def seeds_then(k: int, confirm: int) -> Policy:
+        def pick(pool: list[int], rng: random.Random) -> tuple[int, float]:
+            finalists = sorted(pool, key=lambda i: -rank[i])[:k]
+            cost = sum(d["rank_more_cpu"][i] for i in finalists)  # two more rank trainings each
+            by_mean = sorted(finalists, key=lambda i: -d["rank*3"][i])
+            if not confirm:
+                return by_mean[0], cost
+            last = by_mean[:confirm]
+            return max(last, key=lambda i: d["confirm"][i]), cost + sum(cpu_s[i] for i in last)
+
+        return pick
+
     out: dict[str, Policy] = {"rank (no selection)": by_rank}
     for k in (2, 3, 5):
         out[f"small top-{k}"] = stronger("small", k)
         out[f"confirm top-{k}"] = stronger("confirm", k)
+    if "rank*3" in d:
+        for k in (3, 6, 10):
+            out[f"rank×3 top-{k}"] = seeds_then(k, 0)
+            out[f"rank×3 top-{k} → confirm top-2"] = seeds_then(k, 2)
     return out
 
 
