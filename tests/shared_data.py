@@ -13,6 +13,16 @@ CIFAR_TAR: Path | None = (
     SHARED / "cifar10-jpeg.tar.gz" if (SHARED / "cifar10-jpeg.tar.gz").is_file() else None
 )
 
+#: six NB201 arch strings of distinct quality (calibration tests give arch i the truth 90 - 7 i)
+NB201_ARCHS = [
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+    "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
+    "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
+    "|skip_connect~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_3x3~0|skip_connect~1|none~2|",
+]
+
 
 def randomize_bn(model: nn.Module) -> None:
     """Non-trivial BN statistics so eval-mode outputs exercise every BN tensor."""

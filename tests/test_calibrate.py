@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from shared_data import CIFAR_TAR, SHARED
+from shared_data import CIFAR_TAR, NB201_ARCHS, SHARED
 
 from nas import stats as S
 from nas import truth as T
@@ -28,14 +28,7 @@ from nas.core.space import get_space
 nb201 = pytest.importorskip("search_spaces.nb201")
 TRUTH_1500 = SHARED / "nb201-calibration-1500.csv"
 
-ARCHS = [
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
-    "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
-    "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
-    "|skip_connect~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_3x3~0|skip_connect~1|none~2|",
-]
+ARCHS = NB201_ARCHS
 
 
 # ------------------------------------------------------------------------------------------- statistics

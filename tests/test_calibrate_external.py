@@ -6,17 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import NB201_ARCHS
 
 from nas.calibration import calibrate as C
 
 pytest.importorskip("search_spaces.nb201")
 
-ARCHS = [
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
-    "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
-    "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-]
+ARCHS = [*NB201_ARCHS[:3], NB201_ARCHS[4]]
 
 
 def _truth(path: Path) -> Path:

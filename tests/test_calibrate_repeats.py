@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import NB201_ARCHS
 
 from nas.calibration import calibrate as C
 from nas.cli import main
@@ -15,14 +16,7 @@ from nas.core.archcodec import ArchCodec
 
 nb201 = pytest.importorskip("search_spaces.nb201")
 
-ARCHS = [
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
-    "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
-    "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
-    "|skip_connect~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_3x3~0|skip_connect~1|none~2|",
-]
+ARCHS = NB201_ARCHS
 
 
 def _space() -> nb201.NB201Space:
