@@ -4,6 +4,8 @@ or any trial (exit 2); one whose trials keep failing the same way stops after K 
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 
 import pandas as pd
 import pytest
@@ -70,3 +72,22 @@ def test_unusable_data_stops_the_search_before_any_prescreen_or_trial(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("nas: error: ") and path.name in err[0]
     assert not run.exists()  # nothing left behind: the same command works once the data is fixed
+
+
+def test_an_offline_download_stops_the_search_before_any_prescreen_or_trial(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached: it must download
+    run = tmp_path / "run"
+    t0 = time.monotonic()
+    code = main(["search", "--space", "nb201", "--strategy", "random", "--objective", "train",
+                 "--dataset", "cifar100", "--prescreen", "synflow:50", "--train-top", "5",
+                 "--budget", "1cpuh", "--executor", "inline", "--out", str(run)])  # fmt: skip
+    assert code == 2 and time.monotonic() - t0 < 30
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("nas: error: ") and "download cifar100" in err[0]
+    assert not run.exists()
