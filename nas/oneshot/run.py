@@ -2,9 +2,11 @@
 
 ==================  ====================================================================================
 supernet/           the trained supernet (:mod:`nas.oneshot.store`: ``supernet.json``, ``checkpoint.pt``
-                    after every epoch, ``metrics.csv``; DARTS / GDAS rows carry the member α points at)
-search/             SPOS: an ordinary search run over the members scored with inherited weights (the
-                    ``supernet`` objective): ``trials.csv``, ``best.json``, ``ledger.json``, ``strategy.json``
+                    after every epoch, ``metrics.csv``; DARTS / GDAS rows carry the member α points at,
+                    ENAS rows the controller's greedy member; ENAS: ``controller.json``)
+search/             SPOS, ENAS: an ordinary search run over the members scored with inherited weights
+                    (the ``supernet`` objective): ``trials.csv``, ``best.json``, ``ledger.json``,
+                    ``strategy.json``; ENAS's default strategy is ``rl`` from the trained controller
 genotype.json       the member found (``nas train`` / ``nas final`` / ``nas transfer`` read it as is)
 result.json         what was found and what it cost: method, choices, arch text, supernet training time
 ==================  ====================================================================================
@@ -22,6 +24,7 @@ from typing import Any
 from nas.core.errors import ConfigError
 from nas.oneshot import objective as _objective  # noqa: F401 (registers the supernet objective)
 from nas.oneshot.bilevel import MixedSupernet, op_counts
+from nas.oneshot.enas import CONTROLLER_FILE, EnasTrainer, enas_options
 from nas.oneshot.store import (
     META,
     SupernetRun,
@@ -58,11 +61,23 @@ def charge_supernet(ledger: Ledger, trainer: Trainer) -> None:
         ledger.charge_cpu(seconds, "supernet")
 
 
+def member_strategy(
+    run: SupernetRun, sdir: Path, strategy: str | None, options: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The member search's strategy and options: ``strategy`` as given; by default evolution (SPOS) or,
+    for ENAS, ``rl`` with the controller's options starting from its trained policy."""
+    options = dict(options or {})
+    if run.method != "enas" or strategy not in (None, "rl"):
+        return strategy or "evolution", options
+    controller = dict(enas_options(run.method_options)["controller"])
+    return "rl", {**controller, "init": str((sdir / CONTROLLER_FILE).resolve()), **options}
+
+
 def run_oneshot(
     out: str | Path,
     run: SupernetRun,
     *,
-    strategy: str = "evolution",
+    strategy: str | None = None,
     strategy_options: Mapping[str, Any] | None = None,
     budget: str = "100trials",
     calib_batches: int = 4,
@@ -70,8 +85,9 @@ def run_oneshot(
     device: str | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Train the supernet of ``run`` in ``out/supernet``; SPOS then searches its members (``strategy``,
-    ``budget``) in ``out/search``; DARTS / GDAS discretise α. Returns (and writes) ``result.json``."""
+    """Train the supernet of ``run`` in ``out/supernet``; SPOS and ENAS then search its members
+    (``strategy``, default evolution for SPOS, for ENAS ``rl`` from the trained controller; ``budget``) in
+    ``out/search``; DARTS / GDAS discretise α. Returns (and writes) ``result.json``."""
     out = Path(out)
     check_out(out, resume)
     sdir = out / "supernet"
@@ -79,6 +95,8 @@ def run_oneshot(
     trainer = open_trainer(sdir, run, load_data(run), device=device, progress=not quiet)
     trainer.fit()
     sn = trained_supernet(trainer)
+    if isinstance(trainer, EnasTrainer):
+        trainer.save_controller(sdir / CONTROLLER_FILE)
     result: dict[str, Any] = {
         "method": run.method,
         "space": run.space,
@@ -90,11 +108,12 @@ def run_oneshot(
     if isinstance(trainer.model, MixedSupernet):
         choices = trainer.model.choices()
     else:
+        strategy, options = member_strategy(run, sdir, strategy, strategy_options)
         config = SearchConfig(
             space=run.space,
             space_options=dict(run.space_options),
             strategy=strategy,
-            strategy_options=dict(strategy_options or {}),
+            strategy_options=options,
             budget=budget,
             objective={"kind": "supernet", "supernet": str(sdir), "calib_batches": calib_batches},
             executor="inline",
