@@ -16,6 +16,7 @@ from nas.core.errors import ConfigError
 from nas.core.registry import SPACES
 from nas.data.datasets import load_dataset
 from nas.oneshot.enas import ControlledPath, enas_trainer
+from nas.oneshot.store import SupernetRun
 from nas.oneshot.supernet import Supernet
 from nas.search.strategies import make_strategy
 from nas.search.strategies.reinforce import ReinforceController
@@ -136,9 +137,23 @@ def test_enas_run_searches_from_the_controller_and_resumes(tmp_path: Path, capsy
     assert config["strategy_options"]["init"] == str((out / "supernet" / "controller.json").resolve())
     saved = json.loads((out / "supernet" / "controller.json").read_text())
     assert saved["updates"] == 1  # 5 rewards, one policy step
+    search = json.loads((out / "search" / "strategy.json").read_text())["state"]
+    assert search["updates"] == 0 and search["weights"] == saved["weights"]  # 3 trials: the trained policy
+    meta = json.loads((out / "supernet" / "supernet.json").read_text())
+    assert meta["method_options"] == {"controller_steps": 5, "controller": {"replay": 0}}  # defaults filled
     build(str(out / "genotype.json"))
     assert app.main([*argv, "--budget", "5trials", "--resume"]) == 0
     assert json.loads(capsys.readouterr().out)["search"]["evaluations"] == 5
+    for flags, says in [
+        (["--method-opt", 'controller={"hiden": 3}'], "hiden"),
+        (["--method-opt", "controller_steps=7"], "multiple of the controller's batch=5"),
+        (["--method-opt", "controller_steps=5", "--strategy-opt", "hidden=32"], "hidden"),
+    ]:
+        fresh = tmp_path / "z"
+        assert app.main(["oneshot", "--method", "enas", *TINY, *flags, "--out", str(fresh)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nas: error: --") and says in err and len(err.splitlines()) == 1
+        assert not fresh.exists()  # refused before the supernet trains: the same command works once fixed
     bad = [
         "oneshot",
         "--method",
@@ -155,3 +170,22 @@ def test_enas_run_searches_from_the_controller_and_resumes(tmp_path: Path, capsy
     wrong = [*argv[:-1], str(tmp_path / "y"), "--method-opt", "steps=5"]
     assert app.main(wrong) == 2
     assert "controller_steps" in capsys.readouterr().err
+
+
+def test_an_old_supernet_json_without_method_options_reads_back_the_same() -> None:
+    run = SupernetRun("spos", "nb201", dict(NB201), {"epochs": 1}, {"dataset": "synthetic"})
+    old = run.to_dict()
+    del old["method_options"]  # written before ENAS existed
+    assert SupernetRun.from_dict(old, "supernet.json") == run
+
+
+@pytest.mark.parametrize("policy", ["lstm", "independent"])
+def test_greedy_is_the_member_the_policy_learned(policy: str) -> None:
+    space = SPACES["nb201"]()
+    ctrl = ReinforceController(space, seed=0, policy=policy, replay=0)
+    for _ in range(300):
+        c = ctrl.propose()
+        ctrl.observe(c, float(c["e1_0"] == "nor_conv_3x3") + float(c["e3_2"] == "skip_connect"))
+    greedy = ctrl.greedy()
+    assert space.check(greedy) == greedy
+    assert greedy["e1_0"] == "nor_conv_3x3" and greedy["e3_2"] == "skip_connect"

@@ -5,13 +5,18 @@ Each epoch has two phases, as in ENAS:
 
 1. **Shared weights**: the project's :class:`nas.train.trainer.Trainer` epoch, each step on one path
    sampled from the controller (:class:`ControlledPath`).
-2. **Controller**: ``controller_steps`` samples, each rewarded with its top-1 (percent) on one batch of the
-   validation split (training-mode BatchNorm, ENAS's choice: running statistics shared across paths
-   describe none of them; the supernet's buffers are restored after the phase). The controller takes one
-   policy step every ``batch`` rewards (its own ask / tell update).
+2. **Controller**: ``controller_steps`` samples, each rewarded with its top-1 (percent) on one shuffled
+   batch of the validation split (not augmented for in-memory data sets such as CIFAR; training-mode
+   BatchNorm, ENAS's choice: running statistics shared across paths describe none of them; the
+   supernet's buffers are restored after the phase). The controller takes one policy step every
+   ``batch`` rewards (its own ask / tell update; ``controller_steps`` is a multiple of it), without the
+   ``rl`` strategy's replay of the best rewards (stale here). Defaults: 50 samples and 10 policy steps per
+   epoch (ENAS itself: 50 steps of 20 samples).
 
-The controller's whole state (weights, Adam moments, replay, RNG) is part of the model's state dict (extra
-state), so the trainer's checkpoint holds it and a resumed run is bit-identical on the CPU. After training
+The controller's whole state (weights, Adam moments, RNG) is part of the model's state dict (extra state),
+so the trainer's checkpoint holds it and a resumed run is bit-identical on the CPU. ``train_seconds``
+includes the controller phase (the ledger charges it); the epoch's ``images_per_second`` is the weight
+phase's. After training
 ``controller.json`` holds the controller's state: a member search over inherited weights starts the ``rl``
 strategy from its policy (option ``init``), ENAS's "sample from the trained policy, keep the best".
 """
@@ -26,6 +31,7 @@ from typing import Any
 import torch
 
 from nas.core.errors import ConfigError
+from nas.core.space import SearchSpace
 from nas.oneshot.spos import UniformPath, check_data
 from nas.oneshot.supernet import Supernet
 from nas.search.durable import write_json
@@ -36,23 +42,41 @@ from nas.train.seeding import seed_everything
 from nas.train.trainer import Trainer
 
 CONTROLLER_FILE = "controller.json"
-#: ENAS's options with their defaults: controller samples per epoch, and the controller's own options
-#: (those of strategy ``rl``: lr, batch, entropy, hidden, advantage, ...)
+#: ENAS's options with their defaults: controller samples per epoch (a multiple of the controller's
+#: ``batch``: every epoch's rewards make whole policy steps), and the controller's options over
+#: :data:`CONTROLLER` (strategy ``rl``'s: lr, batch, entropy, hidden, advantage, ...)
 ENAS_OPTIONS: dict[str, Any] = {"controller_steps": 50, "controller": {}}
+#: the controller's defaults where they differ from strategy ``rl``'s: no replay — a reward is one noisy
+#: validation batch under weights that keep changing, so the best old rewards are stale (ENAS has none)
+CONTROLLER: dict[str, Any] = {"replay": 0}
+#: the options that shape the policy network: the member search's ``rl`` takes them from the controller
+SHAPE = ("policy", "hidden", "temperature", "tanh_c")
 
 
-def enas_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` over :data:`ENAS_OPTIONS`, checked (``ConfigError`` naming the field)."""
+def enas_options(options: Mapping[str, Any], space: SearchSpace | None = None) -> dict[str, Any]:
+    """``options`` over :data:`ENAS_OPTIONS` with every default filled in, checked (``ConfigError``
+    naming the field); with ``space``, the controller's options are checked by building it."""
     unknown = sorted(set(options) - set(ENAS_OPTIONS))
     if unknown:
         known = ", ".join(sorted(ENAS_OPTIONS))
         raise ConfigError("method_options", f"unknown enas option(s) {', '.join(unknown)} (options: {known})")
     out = {**ENAS_OPTIONS, **options}
+    if not isinstance(out["controller"], Mapping) or "init" in out["controller"]:
+        raise ConfigError("method_options", "controller must be a mapping of strategy 'rl' options (no init)")
+    out["controller"] = {**CONTROLLER, **out["controller"]}
     steps = out["controller_steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError("method_options.controller_steps", f"must be an int >= 1, got {steps!r}")
-    if not isinstance(out["controller"], Mapping):
-        raise ConfigError("method_options.controller", "must be a mapping of strategy 'rl' options")
+        raise ConfigError("method_options", f"controller_steps must be an int >= 1, got {steps!r}")
+    if space is not None:
+        try:
+            batch = ReinforceController(space, **out["controller"]).opts["batch"]
+        except ConfigError as e:
+            raise ConfigError("method_options", f"controller: {e.message}") from None
+        if steps % batch:
+            raise ConfigError(
+                "method_options",
+                f"controller_steps={steps} must be a multiple of the controller's batch={batch}",
+            )
     return out
 
 
@@ -66,7 +90,8 @@ class ControlledPath(UniformPath):
 
     def forward(self, x: torch.Tensor) -> Any:
         if self.training:
-            self.supernet.set_path(self.controller.propose())
+            with torch.autocast(x.device.type, enabled=False):  # the policy in full precision
+                self.supernet.set_path(self.controller.propose())
         return self.supernet(x)
 
     def get_extra_state(self) -> Any:
@@ -129,7 +154,7 @@ class EnasTrainer(Trainer):
                 v.copy_(saved[k])
         dt = time.perf_counter() - t0
         self.train_seconds += dt
-        greedy = sn.space.check(_typed(sn, ctrl.probabilities()))
+        greedy = ctrl.greedy()
         sn.set_path(greedy)  # the epoch's validation metrics describe the policy's greedy member
         return {
             "controller_reward": sum(rewards) / len(rewards),
@@ -151,15 +176,6 @@ def _cycle(loader: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         yield from loader
 
 
-def _typed(sn: Supernet, probabilities: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """The most probable option of each dimension (``probabilities()`` names options as text)."""
-    out = {}
-    for k, options in sn.space.choices().items():
-        best = max(probabilities[k], key=lambda o: probabilities[k][o])
-        out[k] = next(o for o in options if str(o) == best)
-    return out
-
-
 def enas_trainer(
     space: Any,
     data: Any,
@@ -171,9 +187,9 @@ def enas_trainer(
 ) -> EnasTrainer:
     """An ENAS search (call ``.fit()``): supernet and controller built after seeding with ``config.seed``
     (the controller's own RNG seeded with it too), so a run is a function of its seed."""
-    opts = enas_options(method_options or {})
     seed_everything(config.seed, config.deterministic)
     sn = Supernet(space, **dict(space_options or {}))
+    opts = enas_options(method_options or {}, sn.space)
     check_data(sn, data)
     controller = ReinforceController(sn.space, seed=config.seed, **dict(opts["controller"]))
     model = ControlledPath(sn, controller)

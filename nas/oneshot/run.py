@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from nas.core.errors import ConfigError
+from nas.core.registry import SPACES
 from nas.oneshot import objective as _objective  # noqa: F401 (registers the supernet objective)
 from nas.oneshot.bilevel import MixedSupernet, op_counts
-from nas.oneshot.enas import CONTROLLER_FILE, EnasTrainer, enas_options
+from nas.oneshot.enas import CONTROLLER_FILE, SHAPE, EnasTrainer, enas_options
 from nas.oneshot.store import (
     META,
     SupernetRun,
@@ -38,6 +39,8 @@ from nas.search.config import SearchConfig
 from nas.search.durable import read_json, write_json
 from nas.search.executor import execute
 from nas.search.run import open_search
+from nas.search.strategies import make_strategy
+from nas.search.strategies.reinforce import ReinforceController
 from nas.train.trainer import Trainer
 
 
@@ -65,12 +68,29 @@ def member_strategy(
     run: SupernetRun, sdir: Path, strategy: str | None, options: Mapping[str, Any] | None
 ) -> tuple[str, dict[str, Any]]:
     """The member search's strategy and options: ``strategy`` as given; by default evolution (SPOS) or,
-    for ENAS, ``rl`` with the controller's options starting from its trained policy."""
+    for ENAS, ``rl`` starting from the trained controller's policy (its shape options are the
+    controller's; the rest are ``rl``'s defaults unless ``options`` set them)."""
     options = dict(options or {})
     if run.method != "enas" or strategy not in (None, "rl"):
         return strategy or "evolution", options
-    controller = dict(enas_options(run.method_options)["controller"])
-    return "rl", {**controller, "init": str((sdir / CONTROLLER_FILE).resolve()), **options}
+    controller = enas_options(run.method_options)["controller"]
+    shape = {k: controller.get(k, ReinforceController.options[k]) for k in SHAPE}
+    clash = sorted(k for k in shape if k in options and options[k] != shape[k])
+    if clash or "init" in options:
+        raise ConfigError(
+            "strategy_options", f"{', '.join(clash) or 'init'}: the member search starts from the controller"
+        )
+    return "rl", {**shape, **options, "init": str((sdir / CONTROLLER_FILE).resolve())}
+
+
+def check_member_strategy(run: SupernetRun, strategy: str, options: Mapping[str, Any]) -> None:
+    """Build the member search's strategy (its policy not loaded yet) so that a bad option fails before
+    the supernet trains."""
+    make_strategy(
+        strategy,
+        SPACES[run.space](**run.space_options),
+        **{k: v for k, v in options.items() if k != "init"},
+    )
 
 
 def run_oneshot(
@@ -91,6 +111,10 @@ def run_oneshot(
     out = Path(out)
     check_out(out, resume)
     sdir = out / "supernet"
+    single_path = run.method in ("spos", "enas")
+    if single_path:
+        strategy, options = member_strategy(run, sdir, strategy, strategy_options)
+        check_member_strategy(run, strategy, options)
     write_meta(sdir, run)  # on resume: ConfigError naming the first setting that differs
     trainer = open_trainer(sdir, run, load_data(run), device=device, progress=not quiet)
     trainer.fit()
@@ -108,7 +132,6 @@ def run_oneshot(
     if isinstance(trainer.model, MixedSupernet):
         choices = trainer.model.choices()
     else:
-        strategy, options = member_strategy(run, sdir, strategy, strategy_options)
         config = SearchConfig(
             space=run.space,
             space_options=dict(run.space_options),

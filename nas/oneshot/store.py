@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from nas.core.errors import ConfigError
+from nas.core.registry import SPACES
 from nas.data.datasets import load_dataset
 from nas.oneshot.bilevel import METHODS, MixedSupernet, bilevel_trainer
 from nas.oneshot.enas import enas_options, enas_trainer
@@ -31,7 +32,8 @@ from nas.train.trainer import Trainer
 META = "supernet.json"
 FORMAT = "nas.supernet/1"
 ALL_METHODS = ("spos", "enas", *METHODS)
-# Training defaults per method (the papers' CIFAR search settings; ``--set`` overrides any field).
+# Training defaults per method (the papers' CIFAR search settings, ENAS's weights trained as SPOS's;
+# ``--set`` overrides any field).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "spos": {"epochs": 50, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "evaluate_test": False},
     "enas": {"epochs": 50, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "evaluate_test": False},
@@ -64,8 +66,9 @@ class SupernetRun:
     def __post_init__(self) -> None:
         if self.method not in ALL_METHODS:
             raise ConfigError("method", f"must be one of {', '.join(ALL_METHODS)}, got {self.method!r}")
-        if self.method == "enas":
-            enas_options(self.method_options)
+        if self.method == "enas":  # stored with every default: resuming with one said explicitly matches
+            space = SPACES[self.space](**self.space_options)
+            object.__setattr__(self, "method_options", enas_options(self.method_options, space))
         elif self.method_options:
             raise ConfigError(
                 "method_options", f"method {self.method!r} takes none, got {self.method_options!r}"

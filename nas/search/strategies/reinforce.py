@@ -130,8 +130,10 @@ class ReinforceController(Strategy):
         """``init``: the policy of a saved controller state (JSON, e.g. an ENAS run's ``controller.json``);
         the rest (optimizer, replay, RNG) starts afresh."""
         try:
-            weights = json.loads(Path(path).read_text())["weights"]
-            self.net.load_state_dict(_json_to_tensor(weights))
+            state = json.loads(Path(path).read_text())
+            if not isinstance(state, dict) or "weights" not in state:
+                raise ValueError("not a saved rl controller (no 'weights')")
+            self.net.load_state_dict(_json_to_tensor(state["weights"]))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
             raise ConfigError("strategy_options", f"strategy 'rl': init {path!r}: {first_line(e)}") from None
 
@@ -315,6 +317,19 @@ class ReinforceController(Strategy):
         self.recent = [float(r) for r in state.get("recent", [])]
         self.costs_seen = [float(c) for c in state.get("costs_seen", [])]
         self.updates = int(state["updates"])
+
+    def greedy(self) -> Choices:
+        """The policy's most probable member, decision by decision (each conditioned on the ones before)."""
+        index: list[int] = []
+        with torch.no_grad(), torch_threads(1):
+            if self.opts["policy"] == "independent":
+                index = [int(th.argmax()) for th in self.net["logits"]]
+            else:
+                step, previous = self._lstm_policy(1), None
+                for t in range(len(self.dims)):
+                    previous = step(t, previous).argmax(-1)
+                    index.append(int(previous))
+        return {k: options[i] for (k, options), i in zip(self.dims.items(), index)}
 
     def probabilities(self) -> dict[str, dict[str, float]]:
         """Greedy-path marginals (diagnostics): per dimension, option probabilities after argmax prefixes."""
