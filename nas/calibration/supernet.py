@@ -1,8 +1,8 @@
-"""A trained SPOS supernet as a calibration proxy: ``nas calibrate --supernet DIR`` ranks the truth table's
-architectures by their validation top-1 with inherited weights (BatchNorm recalibrated per member), so
-the supernet's rank fidelity (Spearman ρ, Kendall τ, pick regret) is measured against ground truth like
-any proxy's. Its cost per candidate is the scoring's CPU time; what the supernet cost to train is
-recorded with the result (``supernet_train_seconds``)."""
+"""A trained single-path (SPOS, ENAS) supernet as a calibration proxy: ``nas calibrate --supernet DIR``
+ranks the truth table's architectures by their validation top-1 with inherited weights (BatchNorm
+recalibrated per member), so the supernet's rank fidelity (Spearman ρ, Kendall τ, pick regret) is
+measured against ground truth like any proxy's. Its cost per candidate is the scoring's CPU time; what
+the supernet cost to train is recorded with the result (``supernet_train_seconds``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def supernet_name(directory: str | Path) -> str:
 def supernet_scorer(
     directory: str | Path, *, calib_batches: int = 4, batch_size: int = 64, device: str | None = None
 ) -> ExternalScorer:
-    """The inherited-weight score of the trained SPOS supernet in ``directory`` (``supernet/`` of a
+    """The inherited-weight score of the trained SPOS / ENAS supernet in ``directory`` (``supernet/`` of a
     ``nas oneshot`` run), for :func:`nas.calibration.calibrate.run_calibration`'s ``external``."""
     scorer = load_scorer(directory, calib_batches=calib_batches, batch_size=batch_size, device=device)
     space = scorer.supernet.space

@@ -121,8 +121,9 @@ def _add_supernet(c: argparse.ArgumentParser) -> None:
         default=[],
         type=Path,
         metavar="DIR",
-        help="a trained SPOS supernet (a nas oneshot run's DIR/supernet, repeatable): rank by inherited-"
-        "weight validation top-1, BatchNorm recalibrated per architecture; reported as supernet:NAME",
+        help="a trained SPOS / ENAS supernet (a nas oneshot run's DIR/supernet, repeatable): rank by "
+        "inherited-weight validation top-1, BatchNorm recalibrated per architecture; reported as "
+        "supernet:NAME",
     )
     c.add_argument(
         "--calib-batches",

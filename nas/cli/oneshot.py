@@ -1,4 +1,4 @@
-"""``nas oneshot``: weight-sharing search — train a supernet of a space (SPOS, DARTS, GDAS) and return a
+"""``nas oneshot``: weight-sharing search — train a supernet of a space (SPOS, ENAS, DARTS, GDAS) and return a
 member, in one run directory (see :mod:`nas.oneshot.run`)."""
 
 from __future__ import annotations
@@ -30,16 +30,23 @@ def add_parser(sub: Any) -> None:
     p = command(
         sub,
         "oneshot",
-        help="weight-sharing search: train a supernet (spos, darts, gdas), then pick a member",
+        help="weight-sharing search: train a supernet (spos, enas, darts, gdas), then pick a member",
         example=[
             "nas oneshot --space nb201 --method spos --data-dir cifar10 --set epochs=50 --budget 200trials "
             "--out runs/spos",
             "nas oneshot --space darts --space-opt layers=8 --space-opt C=16 --method darts --out runs/darts",
+            "nas oneshot --space nb201 --method enas --method-opt controller_steps=100 --out runs/enas",
         ],
     )
     p.add_argument("--space", required=True, choices=sorted(LAYOUTS), help="a space with a supernet layout")
     add_pairs(p, "--space-opt", "search-space option (repeatable), e.g. --space-opt C=16")
     p.add_argument("--method", choices=ALL_METHODS, default="spos", help="one-shot method (default: spos)")
+    add_pairs(
+        p,
+        "--method-opt",
+        "ENAS option (repeatable): controller_steps=N (controller samples per epoch, default 50), "
+        "controller='{\"lr\": 0.01}' (strategy rl's options for the controller)",
+    )
     p.add_argument("--dataset", default="cifar10", help="data set (default: cifar10)")
     add_data_dir(p, "data set path (directory or archive)")
     p.add_argument(
@@ -52,15 +59,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--train-subset", type=positive_int, default=None, help="train on a class-balanced subset")
     add_sets(p, "override a supernet training field (repeatable), e.g. --set epochs=10", json_values=True)
     p.add_argument(
-        "--strategy", default="evolution", choices=tuple(STRATEGIES), help="SPOS: strategy over the members"
+        "--strategy",
+        default=None,
+        choices=tuple(STRATEGIES),
+        help="SPOS / ENAS: strategy over the members (default: evolution; ENAS: rl from its controller)",
     )
-    add_pairs(p, "--strategy-opt", "SPOS: strategy option (repeatable), e.g. --strategy-opt population=20")
-    p.add_argument("--budget", default="100trials", help="SPOS: search budget (default: 100trials)")
+    add_pairs(
+        p, "--strategy-opt", "SPOS / ENAS: strategy option (repeatable), e.g. --strategy-opt population=20"
+    )
+    p.add_argument("--budget", default="100trials", help="SPOS / ENAS: search budget (default: 100trials)")
     p.add_argument(
         "--calib-batches",
         type=positive_int,
         default=4,
-        help="SPOS: training batches re-estimating BatchNorm statistics per member (default: 4)",
+        help="SPOS / ENAS: training batches re-estimating BatchNorm statistics per member (default: 4)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the supernet, α and the strategy (default: 0)"
@@ -70,7 +82,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_quiet(p, "no progress on stderr")
     add_format(p)
-    finish(p, _cli, train="--set", space_options="--space-opt", strategy_options="--strategy-opt")
+    finish(
+        p, _cli, train="--set", space_options="--space-opt", strategy_options="--strategy-opt",
+        method_options="--method-opt",
+    )  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> SupernetRun:
@@ -83,7 +98,7 @@ def _run(args: argparse.Namespace) -> SupernetRun:
     if args.train_subset is not None:
         data["train_subset"] = args.train_subset
     train = {**METHOD_DEFAULTS[args.method], "seed": args.seed, **dict(args.set)}
-    return SupernetRun(args.method, args.space, dict(args.space_opt), train, data)
+    return SupernetRun(args.method, args.space, dict(args.space_opt), train, data, dict(args.method_opt))
 
 
 def _cli(args: argparse.Namespace) -> None:

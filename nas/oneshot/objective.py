@@ -1,7 +1,8 @@
-"""The ``supernet`` objective: a search trial scores a member with a trained SPOS supernet's inherited
-weights (BatchNorm recalibrated per member, :class:`nas.oneshot.spos.InheritedScorer`) on the validation
-split the supernet was not trained on. An ordinary ``nas search`` run over it writes the usual run
-directory (trials table, ``best.json``, ledger, resume); its best genotype is an ordinary member.
+"""The ``supernet`` objective: a search trial scores a member with a trained single-path (SPOS, ENAS)
+supernet's inherited weights (BatchNorm recalibrated per member, :class:`nas.oneshot.spos.InheritedScorer`)
+on the validation split the supernet's weights were not trained on. An ordinary ``nas search`` run over
+it writes the usual run directory (trials table, ``best.json``, ledger, resume); its best genotype is an
+ordinary member.
 
 Importing this module registers the kind (config and objective) with :mod:`nas.search`.
 """
@@ -22,6 +23,8 @@ from nas.oneshot.store import load_data, open_trainer, read_meta
 from nas.search.config import ObjectiveConfig, objective_config
 from nas.search.objectives.base import Job, Objective, Report, RunContext, register_objective
 
+#: the methods whose supernets train every path alone (single-path): their members' weights are inherited
+INHERITED = ("spos", "enas")
 # One trained supernet per process at a time (trials of an inline run share it).
 _LOADED: dict[str, InheritedScorer] = {}
 
@@ -29,14 +32,14 @@ _LOADED: dict[str, InheritedScorer] = {}
 def load_scorer(
     directory: str | Path, calib_batches: int = 4, batch_size: int = 64, device: str | None = None
 ) -> InheritedScorer:
-    """The inherited-weight scorer of the trained SPOS supernet in ``directory`` (one per process)."""
+    """The inherited-weight scorer of the trained SPOS / ENAS supernet in ``directory`` (one per process)."""
     key = json.dumps([str(Path(directory).resolve()), calib_batches, batch_size, device])
     scorer = _LOADED.get(key)
     if scorer is None:
         run = read_meta(directory)
-        if run.method != "spos":
+        if run.method not in INHERITED:
             raise ConfigError(
-                "supernet", f"{directory} is a {run.method} supernet; inherited scores need SPOS"
+                "supernet", f"{directory} is a {run.method} supernet; inherited scores need SPOS or ENAS"
             )
         trainer = open_trainer(directory, run, load_data(run), device=device)
         if trainer.epoch < run.config().epochs:
@@ -58,7 +61,7 @@ def inherited_scores(directory: str | Path, archs: Sequence[str], **options: Any
 @objective_config
 @dataclass(frozen=True)
 class SupernetObjectiveConfig(ObjectiveConfig):
-    """``supernet``: the directory of a trained SPOS supernet; ``calib_batches`` training batches of
+    """``supernet``: the directory of a trained SPOS / ENAS supernet; ``calib_batches`` training batches of
     ``calib_batch_size`` re-estimate BatchNorm statistics per member; ``device`` (None: auto)."""
 
     kind: ClassVar[str] = "supernet"

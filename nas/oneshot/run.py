@@ -2,9 +2,11 @@
 
 ==================  ====================================================================================
 supernet/           the trained supernet (:mod:`nas.oneshot.store`: ``supernet.json``, ``checkpoint.pt``
-                    after every epoch, ``metrics.csv``; DARTS / GDAS rows carry the member α points at)
-search/             SPOS: an ordinary search run over the members scored with inherited weights (the
-                    ``supernet`` objective): ``trials.csv``, ``best.json``, ``ledger.json``, ``strategy.json``
+                    after every epoch, ``metrics.csv``; DARTS / GDAS rows carry the member α points at,
+                    ENAS rows the controller's greedy member; ENAS: ``controller.json``)
+search/             SPOS, ENAS: an ordinary search run over the members scored with inherited weights
+                    (the ``supernet`` objective): ``trials.csv``, ``best.json``, ``ledger.json``,
+                    ``strategy.json``; ENAS's default strategy is ``rl`` from the trained controller
 genotype.json       the member found (``nas train`` / ``nas final`` / ``nas transfer`` read it as is)
 result.json         what was found and what it cost: method, choices, arch text, supernet training time
 ==================  ====================================================================================
@@ -20,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from nas.core.errors import ConfigError
+from nas.core.registry import SPACES
 from nas.oneshot import objective as _objective  # noqa: F401 (registers the supernet objective)
 from nas.oneshot.bilevel import MixedSupernet, op_counts
+from nas.oneshot.enas import CONTROLLER_FILE, SHAPE, EnasTrainer, enas_options
 from nas.oneshot.store import (
     META,
     SupernetRun,
@@ -35,6 +39,8 @@ from nas.search.config import SearchConfig
 from nas.search.durable import read_json, write_json
 from nas.search.executor import execute
 from nas.search.run import open_search
+from nas.search.strategies import make_strategy
+from nas.search.strategies.reinforce import ReinforceController
 from nas.train.trainer import Trainer
 
 
@@ -58,11 +64,40 @@ def charge_supernet(ledger: Ledger, trainer: Trainer) -> None:
         ledger.charge_cpu(seconds, "supernet")
 
 
+def member_strategy(
+    run: SupernetRun, sdir: Path, strategy: str | None, options: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The member search's strategy and options: ``strategy`` as given; by default evolution (SPOS) or,
+    for ENAS, ``rl`` starting from the trained controller's policy (its shape options are the
+    controller's; the rest are ``rl``'s defaults unless ``options`` set them)."""
+    options = dict(options or {})
+    if run.method != "enas" or strategy not in (None, "rl"):
+        return strategy or "evolution", options
+    controller = enas_options(run.method_options)["controller"]
+    shape = {k: controller.get(k, ReinforceController.options[k]) for k in SHAPE}
+    clash = sorted(k for k in shape if k in options and options[k] != shape[k])
+    if clash or "init" in options:
+        raise ConfigError(
+            "strategy_options", f"{', '.join(clash) or 'init'}: the member search starts from the controller"
+        )
+    return "rl", {**shape, **options, "init": str((sdir / CONTROLLER_FILE).resolve())}
+
+
+def check_member_strategy(run: SupernetRun, strategy: str, options: Mapping[str, Any]) -> None:
+    """Build the member search's strategy (its policy not loaded yet) so that a bad option fails before
+    the supernet trains."""
+    make_strategy(
+        strategy,
+        SPACES[run.space](**run.space_options),
+        **{k: v for k, v in options.items() if k != "init"},
+    )
+
+
 def run_oneshot(
     out: str | Path,
     run: SupernetRun,
     *,
-    strategy: str = "evolution",
+    strategy: str | None = None,
     strategy_options: Mapping[str, Any] | None = None,
     budget: str = "100trials",
     calib_batches: int = 4,
@@ -70,15 +105,22 @@ def run_oneshot(
     device: str | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Train the supernet of ``run`` in ``out/supernet``; SPOS then searches its members (``strategy``,
-    ``budget``) in ``out/search``; DARTS / GDAS discretise α. Returns (and writes) ``result.json``."""
+    """Train the supernet of ``run`` in ``out/supernet``; SPOS and ENAS then search its members
+    (``strategy``, default evolution for SPOS, for ENAS ``rl`` from the trained controller; ``budget``) in
+    ``out/search``; DARTS / GDAS discretise α. Returns (and writes) ``result.json``."""
     out = Path(out)
     check_out(out, resume)
     sdir = out / "supernet"
+    single_path = run.method in ("spos", "enas")
+    if single_path:
+        strategy, options = member_strategy(run, sdir, strategy, strategy_options)
+        check_member_strategy(run, strategy, options)
     write_meta(sdir, run)  # on resume: ConfigError naming the first setting that differs
     trainer = open_trainer(sdir, run, load_data(run), device=device, progress=not quiet)
     trainer.fit()
     sn = trained_supernet(trainer)
+    if isinstance(trainer, EnasTrainer):
+        trainer.save_controller(sdir / CONTROLLER_FILE)
     result: dict[str, Any] = {
         "method": run.method,
         "space": run.space,
@@ -94,7 +136,7 @@ def run_oneshot(
             space=run.space,
             space_options=dict(run.space_options),
             strategy=strategy,
-            strategy_options=dict(strategy_options or {}),
+            strategy_options=options,
             budget=budget,
             objective={"kind": "supernet", "supernet": str(sdir), "calib_batches": calib_batches},
             executor="inline",

@@ -110,7 +110,7 @@ class InheritedScorer:
             raise ConfigError("val_size", "scoring members with inherited weights needs a validation split")
         model = trainer.model
         if not isinstance(model, UniformPath):
-            raise TypeError("InheritedScorer needs the trainer of a SPOS supernet (UniformPath)")
+            raise TypeError("InheritedScorer needs the trainer of a single-path supernet (UniformPath)")
         self.trainer = trainer
         self.supernet = model.supernet
         # shuffled (a data set's files are often in class order: unshuffled first batches hold one class)

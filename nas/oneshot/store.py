@@ -12,15 +12,17 @@ reads the same held-out validation split the supernet never trained on).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from nas.core.errors import ConfigError
+from nas.core.registry import SPACES
 from nas.data.datasets import load_dataset
 from nas.oneshot.bilevel import METHODS, MixedSupernet, bilevel_trainer
+from nas.oneshot.enas import enas_options, enas_trainer
 from nas.oneshot.spos import UniformPath, spos_trainer
 from nas.oneshot.supernet import Supernet
 from nas.search.durable import read_json, write_json
@@ -29,10 +31,12 @@ from nas.train.trainer import Trainer
 
 META = "supernet.json"
 FORMAT = "nas.supernet/1"
-ALL_METHODS = ("spos", *METHODS)
-# Training defaults per method (the papers' CIFAR search settings; ``--set`` overrides any field).
+ALL_METHODS = ("spos", "enas", *METHODS)
+# Training defaults per method (the papers' CIFAR search settings, ENAS's weights trained as SPOS's;
+# ``--set`` overrides any field).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "spos": {"epochs": 50, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "evaluate_test": False},
+    "enas": {"epochs": 50, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4, "evaluate_test": False},
     "darts": {
         "epochs": 50, "batch_size": 64, "lr": 0.025, "min_lr": 0.001, "weight_decay": 3e-4, "grad_clip": 5.0,
         "evaluate_test": False,
@@ -42,8 +46,9 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
         "evaluate_test": False,
     },
 }  # fmt: skip
-# The validation split: members are scored on it (SPOS); the architecture steps train on it (DARTS, GDAS).
-DEFAULT_VAL_SIZE: dict[str, float] = {"spos": 0.1, "darts": 0.5, "gdas": 0.5}
+# The validation split: members are scored on it (SPOS, ENAS) and ENAS's controller learns on it; the
+# architecture steps train on it (DARTS, GDAS).
+DEFAULT_VAL_SIZE: dict[str, float] = {"spos": 0.1, "enas": 0.1, "darts": 0.5, "gdas": 0.5}
 DATA_FIELDS = ("dataset", "data", "val_size", "train_subset", "test_subset", "split_seed", "num_classes")
 
 
@@ -56,10 +61,18 @@ class SupernetRun:
     space_options: dict[str, Any]
     train: dict[str, Any]
     data: dict[str, Any]
+    method_options: dict[str, Any] = field(default_factory=dict)  # enas: controller_steps, controller
 
     def __post_init__(self) -> None:
         if self.method not in ALL_METHODS:
             raise ConfigError("method", f"must be one of {', '.join(ALL_METHODS)}, got {self.method!r}")
+        if self.method == "enas":  # stored with every default: resuming with one said explicitly matches
+            space = SPACES[self.space](**self.space_options)
+            object.__setattr__(self, "method_options", enas_options(self.method_options, space))
+        elif self.method_options:
+            raise ConfigError(
+                "method_options", f"method {self.method!r} takes none, got {self.method_options!r}"
+            )
         unknown = sorted(set(self.data) - set(DATA_FIELDS))
         if unknown or "dataset" not in self.data:
             raise ConfigError("data", f"data options need 'dataset' and only {DATA_FIELDS}, got {unknown}")
@@ -78,7 +91,7 @@ class SupernetRun:
     def from_dict(cls, d: Mapping[str, Any], where: str) -> SupernetRun:
         if d.get("format") != FORMAT:
             raise ValueError(f"{where} is not a supernet description ({FORMAT})")
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})  # method_options: later
 
 
 def write_meta(directory: str | Path, run: SupernetRun) -> None:
@@ -128,6 +141,18 @@ def open_trainer(
 ) -> Trainer:
     """The trainer of the run in ``directory`` (resumed from its checkpoint when there is one)."""
     cfg = run.config()
+    if run.method == "enas":
+        return enas_trainer(
+            run.space,
+            data,
+            cfg,
+            space_options=run.space_options,
+            method_options=run.method_options,
+            out_dir=directory,
+            resume=True,
+            device=device,
+            **kw,
+        )
     if run.method == "spos":
         return spos_trainer(
             lambda: Supernet(run.space, **run.space_options),
