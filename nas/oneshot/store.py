@@ -141,39 +141,14 @@ def open_trainer(
 ) -> Trainer:
     """The trainer of the run in ``directory`` (resumed from its checkpoint when there is one)."""
     cfg = run.config()
+    common: dict[str, Any] = {"out_dir": directory, "resume": True, "device": device, **kw}
     if run.method == "enas":
         return enas_trainer(
-            run.space,
-            data,
-            cfg,
-            space_options=run.space_options,
-            method_options=run.method_options,
-            out_dir=directory,
-            resume=True,
-            device=device,
-            **kw,
+            run.space, data, cfg, space_options=run.space_options, method_options=run.method_options, **common
         )
     if run.method == "spos":
-        return spos_trainer(
-            lambda: Supernet(run.space, **run.space_options),
-            data,
-            cfg,
-            out_dir=directory,
-            resume=True,
-            device=device,
-            **kw,
-        )
-    return bilevel_trainer(
-        run.space,
-        data,
-        cfg,
-        method=run.method,
-        space_options=run.space_options,
-        out_dir=directory,
-        resume=True,
-        device=device,
-        **kw,
-    )
+        return spos_trainer(lambda: Supernet(run.space, **run.space_options), data, cfg, **common)
+    return bilevel_trainer(run.space, data, cfg, method=run.method, space_options=run.space_options, **common)
 
 
 def trained_supernet(trainer: Trainer) -> Supernet:
