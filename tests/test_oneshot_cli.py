@@ -65,3 +65,19 @@ def test_darts_run_and_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     err = capsys.readouterr().err
     assert err.startswith("nas: error: --set") and "nope" in err and len(err.splitlines()) == 1
+
+
+def test_the_member_search_flows_into_final_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["oneshot", "--space", "nb201", "--method", "spos", *TINY, "--strategy", "random"]
+    argv += ["--out", str(out)]
+    assert app.main([*argv, "--budget", "3trials"]) == 0
+    found = json.loads(capsys.readouterr().out)["search"]["best"]
+    final = ["final", str(out / "search"), "--top", "1", "--preset", "tiny", "--dataset", "synthetic"]
+    assert app.main([*final, "--set", "epochs=1", "--device", "cpu", "--quiet", "--format", "json"]) == 0
+    (trained,) = json.loads(capsys.readouterr().out)["trained"]
+    assert trained["arch"] == found["arch"] and trained["trial_id"] == found["trial_id"]
+    assert app.main(["report", str(out / "search")]) == 0
+    assert found["arch"] in (out / "search" / "report.md").read_text()

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from PIL import Image
 
+from nas.cli.app import main
 from nas.core.compile import build
+from nas.core.genotype import save
 from nas.data.datasets import load_dataset
 from nas.oneshot.bilevel import bilevel_trainer
 from nas.oneshot.spos import InheritedScorer, best_member, search_members, spos_trainer
@@ -63,6 +66,14 @@ def test_darts_search_on_the_darts_space(data: Any, tmp_path: Path) -> None:
     whole, _ = _interrupted_and_whole(make, tmp_path)
     genotype = whole.model.supernet.genotype_of(whole.model.choices())
     assert build(genotype)(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    # nas transfer takes the found genotype as it is (its ImageNet layout, planned without training)
+    path = save(genotype, tmp_path / "found.json")
+    images = tmp_path / "images"
+    for c in ("a", "b"):
+        (images / c).mkdir(parents=True)
+        Image.new("RGB", (40, 40), c == "a" and "red" or "blue").save(images / c / "0.png")
+    plan = ["transfer", str(path), "--to", "imagenet", "--dry-run", "--data-dir", str(images)]
+    assert main([*plan, "--out", str(tmp_path / "t")]) == 0
 
 
 @pytest.mark.slow
