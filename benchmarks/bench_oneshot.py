@@ -33,7 +33,7 @@ Three steps, each resumable (rerun the same command after an interruption):
     python benchmarks/bench_oneshot.py run --methods gdas,darts --epochs gdas=6,darts=1 --train-subset 15000
     python benchmarks/bench_oneshot.py rho --sample 50   # seed 0's SPOS / ENAS: --sample 100
     python benchmarks/bench_oneshot.py query
-    python benchmarks/bench_oneshot.py report --out runs/bench-oneshot
+    python benchmarks/bench_oneshot.py report --note "..."
 """
 
 from __future__ import annotations
@@ -232,8 +232,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     by_method: dict[str, dict[str, Any]] = {}
     for m in dict.fromkeys(r["method"] for r in runs):
         accs = [r["truth"] for r in runs if r["method"] == m]
-        rhos = [r[f"spearman_{COMMON}"] for r in runs if r["method"] == m and r.get(f"spearman_{COMMON}")]
-        alls = [r["spearman_all"] for r in runs if r["method"] == m and r.get("spearman_all") is not None]
+        mine = [r for r in runs if r["method"] == m]
+        rhos = [r[f"spearman_{COMMON}"] for r in mine if r.get(f"spearman_{COMMON}") is not None]
+        alls = [r["spearman_all"] for r in mine if r.get("spearman_all") is not None]
         by_method[m] = {
             "seeds": len(accs), "truths": accs, "truth_mean": round(statistics.fmean(accs), 2),
             "truth_sd": round(statistics.stdev(accs), 2) if len(accs) > 1 else None,
