@@ -73,6 +73,12 @@ SINGLE_PATH = ("spos", "enas")
 COMMON = 50
 
 
+def nas(argv: list[str]) -> None:
+    """Run a ``nas`` command on one core (any Ray it starts stays on loopback)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    subprocess.run(argv, check=True, env=env)
+
+
 def run_dir(out: Path, method: str, seed: int) -> Path:
     return out / f"{method}-s{seed}"
 
@@ -93,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                 *(["--resume"] if (d / "supernet" / "supernet.json").is_file() else []),
             ]  # fmt: skip
             print(" ".join(argv[2:]), flush=True)
-            subprocess.run(argv, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            nas(argv)
 
 
 def alpha_logprob(directory: Path, archs: list[str]) -> list[float]:
@@ -130,7 +136,7 @@ def cmd_rho(args: argparse.Namespace) -> None:
                 "--out", str(d), "--name", "calibration", "--format", "json", "--quiet", "--resume",
             ]  # fmt: skip
             print(" ".join(argv[2:]), flush=True)
-            subprocess.run(argv, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            nas(argv)
             cal = json.loads((d / "calibration.json").read_text())
             row = next(s for s in cal["summary"] if s["proxy"].startswith("supernet:"))
             rho = {"score": "inherited val top-1", "n": row["n"], "spearman": row["spearman"],
@@ -157,8 +163,7 @@ def cmd_query(args: argparse.Namespace) -> None:
             "--out", str(d), "--quiet", *(["--resume"] if (d / "config.json").is_file() else []),
         ]  # fmt: skip
         print(" ".join(argv[2:]), flush=True)
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-        subprocess.run(argv, check=True, env=env)
+        nas(argv)
 
 
 def query_done(directory: Path) -> bool:
@@ -179,7 +184,7 @@ def query_rows(out: Path, truth: dict[str, float]) -> list[dict[str, Any]]:
         rows.append({
             "run": d.name, "method": "query", "seed": config.get("seed"), "arch": best["best"]["arch"],
             "truth": truth[best["best"]["arch"]], "evaluations": best["evaluations"],
-            "search_cpu_h": ledger.get("cpu_hours"), "cpu_h": ledger.get("cpu_hours"),
+            "cpu_h": ledger.get("cpu_hours"),
             "wall_h_one_core": round(ledger["elapsed_s"] / 3600, 3),  # --num-cpus 1
             "stop_reason": best.get("stop_reason"),
         })  # fmt: skip
@@ -231,8 +236,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     runs += query_rows(args.out, truth)
     by_method: dict[str, dict[str, Any]] = {}
     for m in dict.fromkeys(r["method"] for r in runs):
-        accs = [r["truth"] for r in runs if r["method"] == m]
         mine = [r for r in runs if r["method"] == m]
+        accs = [r["truth"] for r in mine]
         rhos = [r[f"spearman_{COMMON}"] for r in mine if r.get(f"spearman_{COMMON}") is not None]
         alls = [r["spearman_all"] for r in mine if r.get("spearman_all") is not None]
         by_method[m] = {
@@ -240,10 +245,8 @@ def cmd_report(args: argparse.Namespace) -> None:
             "truth_sd": round(statistics.stdev(accs), 2) if len(accs) > 1 else None,
             f"spearman_{COMMON}_mean": round(statistics.fmean(rhos), 3) if rhos else None,
             "spearman_all_mean": round(statistics.fmean(alls), 3) if alls else None,
-            "cpu_h_mean": round(statistics.fmean(r["cpu_h"] for r in runs if r["method"] == m), 3),
-            "wall_h_one_core_mean": round(
-                statistics.fmean(r["wall_h_one_core"] for r in runs if r["method"] == m), 3
-            ),
+            "cpu_h_mean": round(statistics.fmean(r["cpu_h"] for r in mine), 3),
+            "wall_h_one_core_mean": round(statistics.fmean(r["wall_h_one_core"] for r in mine), 3),
         }  # fmt: skip
     doc = {
         "benchmark": "one-shot search on NAS-Bench-201 (issue #19)",

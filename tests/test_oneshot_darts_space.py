@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from PIL import Image
+from test_data import make_folder
 
 from nas.cli.app import main
 from nas.core.compile import build
@@ -69,9 +69,7 @@ def test_darts_search_on_the_darts_space(data: Any, tmp_path: Path) -> None:
     # nas transfer takes the found genotype as it is (its ImageNet layout, planned without training)
     path = save(genotype, tmp_path / "found.json")
     images = tmp_path / "images"
-    for c in ("a", "b"):
-        (images / c).mkdir(parents=True)
-        Image.new("RGB", (40, 40), c == "a" and "red" or "blue").save(images / c / "0.png")
+    make_folder(images, classes=("a", "b"), n_train=1, size=40, split=False)
     plan = ["transfer", str(path), "--to", "imagenet", "--dry-run", "--data-dir", str(images)]
     assert main([*plan, "--out", str(tmp_path / "t")]) == 0
 
